@@ -1,0 +1,23 @@
+"""lstmlab: hand-written RNN, LSTM and GRU cells in pure NumPy.
+
+Every forward has an explicit backward, and every backward is proven by a
+numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
+"""
+
+from .functional import dsigmoid, dtanh, drelu, log_softmax, relu, sigmoid, softmax, tanh
+from .gradcheck import GradReport, check_cell, check_gradients, check_layer, numerical_gradient, rel_error
+from .gru import GRUCache, GRUCell
+from .lstm import LSTMCache, LSTMCell, LSTMState
+from .module import Module
+from .rnn import RNNCache, RNNCell
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Module",
+    "RNNCell", "RNNCache",
+    "LSTMCell", "LSTMState", "LSTMCache",
+    "GRUCell", "GRUCache",
+    "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
+    "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
+]

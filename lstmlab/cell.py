@@ -1,0 +1,162 @@
+"""What every recurrent cell shares: the input projection and the cell protocol.
+
+Every gate of every cell in lstmlab is an affine function of the input plus an
+affine function of the previous hidden state::
+
+    a = x W_x + b  +  h_prev W_h        (N, G*H), G gates fused side by side
+
+The x-part ``x W_x + b`` does not depend on ``h_prev``, so it can be computed
+for all T time steps at once, with one matrix product, before the time loop;
+and its gradients with one more product after the backward loop. A cell
+therefore splits its step in two:
+
+    xw = cell.project(x)                   # x W_x + b, any leading shape (..., D)
+    state, cache = cell.step(xw, state)    # the recurrent part, one time step
+    dxw, dstate_prev = cell.backward_step(dstate, cache)
+    dx = cell.backward_project(dxw, x)     # accumulates dW_x and db
+
+and ``forward``/``backward`` are just the two halves put together for one step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_float_array, check_positive_int, check_shape
+from .init import as_generator
+from .module import Module
+
+__all__ = ["Cell"]
+
+
+class Cell(Module):
+    """Base class of RNNCell, LSTMCell and GRUCell (not used on its own).
+
+    Subclasses set ``num_gates`` and implement ``initial_state``, ``step``,
+    ``backward_step``, ``split_state`` and ``join_state``.
+    """
+
+    num_gates = 1
+
+    def __init__(self, input_size, hidden_size, *, bias, dtype, rng):
+        super().__init__()
+        self.input_size = check_positive_int("input_size", input_size)
+        self.hidden_size = check_positive_int("hidden_size", hidden_size)
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"dtype: expected a floating dtype such as np.float64, got {dtype}")
+        self.bias = bool(bias)
+        self.rng = as_generator(rng)
+        self._dtype = dtype
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    # -- the protocol -----------------------------------------------------------
+    def forward(self, x, state):
+        """One time step: ``state, cache = cell.forward(x, state)``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (N, D)
+        state : the previous state, as returned by ``initial_state(N)``
+
+        Returns
+        -------
+        state : the new state (its ``h`` is the step's output)
+        cache : NamedTuple of everything the backward needs
+        """
+        x = self.check_input(x)
+        state = self.check_state(state, x.shape[0])
+        return self.step(self.project(x), state, x)
+
+    def backward(self, dstate, cache):
+        """Backward of one step: ``dx, dstate_prev = cell.backward(dstate, cache)``.
+
+        ``dstate`` has the structure of the state (for an LSTM, gradients for
+        both h and c). Parameter gradients are ACCUMULATED into ``cell.grads``.
+        """
+        if getattr(cache, "x", None) is None:
+            raise ValueError(
+                "cache: expected the cache returned by cell.forward(x, state); "
+                "a cache from cell.step(...) has no x, backpropagate it with backward_step"
+            )
+        dstate = self.check_state(dstate, cache.x.shape[0], name="dstate")
+        dxw, dstate_prev = self.backward_step(dstate, cache)
+        return self.backward_project(dxw, cache.x), dstate_prev
+
+    # -- the x-part, for one step or for all T steps at once -----------------------
+    def project(self, x):
+        """The input part of every gate, ``x W_x + b``, for any leading shape.
+
+        Parameters
+        ----------
+        x : ndarray, shape (..., D)
+
+        Returns
+        -------
+        xw : ndarray, shape (..., G*H)
+        """
+        xw = x @ self.params["W_x"]
+        if self.bias:
+            xw += self.params["b"]
+        return xw
+
+    def backward_project(self, dxw, x):
+        """Backward of :meth:`project`: accumulate dW_x and db, return dx.
+
+        With ``x`` of shape (T, N, D) this is one product for all time steps:
+        ``dW_x = sum_t x_t^T dxw_t`` is the same matrix product as on the
+        reshaped (T*N, D) arrays.
+        """
+        D = x.shape[-1]
+        x2 = x.reshape(-1, D)
+        dxw2 = dxw.reshape(-1, dxw.shape[-1])
+        self.grads["W_x"] += x2.T @ dxw2
+        if self.bias:
+            self.grads["b"] += dxw2.sum(axis=0)
+        return dxw @ self.params["W_x"].T
+
+    # -- validation ---------------------------------------------------------------
+    def check_input(self, x, name="x"):
+        """Check that ``x`` is (N, D) in the cell's dtype; return it."""
+        check_float_array(name, x, ndim=2, dtype=self.dtype)
+        return check_shape(name, x, (None, self.input_size), f"(N, D) with D = {self.input_size}")
+
+    def check_hidden(self, h, N, name):
+        """Check one (N, H) state array."""
+        check_float_array(name, h, ndim=2, dtype=self.dtype)
+        return check_shape(
+            name, h, (N, self.hidden_size), f"(N, H) = ({N}, {self.hidden_size})"
+        )
+
+    def check_state(self, state, N, name="state"):
+        """Check a state (or a state gradient) for a batch of N; return it."""
+        if isinstance(state, tuple):
+            raise TypeError(
+                f"{name}: expected an ndarray h of shape (N, H) for {type(self).__name__}, "
+                f"got a {type(state).__name__}"
+            )
+        return self.check_hidden(state, N, name)
+
+    # -- the state as a tuple of arrays (used by wrappers and gradient checks) -------
+    def split_state(self, state):
+        """The state's arrays as a tuple (``(h,)`` or ``(h, c)``)."""
+        return (state,)
+
+    def join_state(self, arrays):
+        """Inverse of :meth:`split_state`."""
+        (h,) = arrays
+        return h
+
+    def initial_state(self, N):
+        """Zeros: the state before the first step, for a batch of N."""
+        N = check_positive_int("N", N, minimum=0)
+        return np.zeros((N, self.hidden_size), dtype=self.dtype)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{self._extra_repr()})"
+
+    def _extra_repr(self):
+        return "" if self.bias else ", bias=False"

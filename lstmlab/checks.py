@@ -1,0 +1,85 @@
+"""Input validation shared by every public entry point.
+
+A learner's first mistakes are shape mistakes. These helpers turn them into a
+sentence that names the argument, what was expected and what came in, instead
+of a traceback from deep inside NumPy or, worse, a silently broadcast answer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["check_float_array", "check_shape", "check_positive_int"]
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"an array of shape {x.shape} and dtype {x.dtype}"
+    return f"a {type(x).__name__}"
+
+
+def check_float_array(name, x, ndim=None, dtype=None):
+    """Check that ``x`` is a floating ndarray with ``ndim`` dimensions and ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        Not an ndarray, not floating, or a dtype other than ``dtype``.
+    ValueError
+        The wrong number of dimensions.
+
+    Examples
+    --------
+    >>> check_float_array("x", np.zeros(3, dtype=int))
+    Traceback (most recent call last):
+    ...
+    TypeError: x: expected a floating-point array, got an array of shape (3,) and dtype int64
+    """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{name}: expected a NumPy array, got {_describe(x)}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{name}: expected a floating-point array, got {_describe(x)}")
+    if dtype is not None and x.dtype != dtype:
+        raise TypeError(
+            f"{name}: expected dtype {np.dtype(dtype)} (the parameters' dtype), got {x.dtype}; "
+            f"convert with {name}.astype(np.{np.dtype(dtype)})"
+        )
+    if ndim is not None and x.ndim != ndim:
+        raise ValueError(f"{name}: expected {ndim} dimensions, got {_describe(x)}")
+    return x
+
+
+def check_shape(name, x, shape, meaning):
+    """Check ``x.shape`` against ``shape`` (``None`` entries match anything).
+
+    ``meaning`` spells the expected shape in symbols, e.g. ``"(N, D)"``.
+
+    Examples
+    --------
+    >>> check_shape("x", np.zeros((2, 5)), (None, 3), "(N, D) with D = 3")
+    Traceback (most recent call last):
+    ...
+    ValueError: x: expected shape (N, D) with D = 3, got (2, 5)
+    """
+    if len(x.shape) != len(shape) or any(
+        want is not None and got != want for got, want in zip(x.shape, shape)
+    ):
+        raise ValueError(f"{name}: expected shape {meaning}, got {x.shape}")
+    return x
+
+
+def check_positive_int(name, value, minimum=1):
+    """Check that ``value`` is an int >= ``minimum`` (bools are refused).
+
+    Examples
+    --------
+    >>> check_positive_int("hidden_size", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: hidden_size: expected an integer >= 1, got 0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
+    return int(value)

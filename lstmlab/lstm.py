@@ -1,0 +1,244 @@
+"""The LSTM cell, with the peephole and coupled-gate (CIFG) variants."""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from .cell import Cell
+from .functional import dsigmoid, dtanh, sigmoid, tanh
+from .init import pytorch_uniform
+
+__all__ = ["LSTMCell", "LSTMState", "LSTMCache"]
+
+
+class LSTMState(NamedTuple):
+    """The two halves of an LSTM's state: the output h and the cell c, each (N, H)."""
+
+    h: np.ndarray
+    c: np.ndarray
+
+
+class LSTMCache(NamedTuple):
+    """What one LSTM step keeps for its backward: the equations' symbols."""
+
+    x: Optional[np.ndarray]  # (N, D) (None when the wrapper keeps the inputs)
+    h_prev: np.ndarray  # (N, H)
+    c_prev: np.ndarray  # (N, H)
+    i: np.ndarray  # (N, H) input gate (1 - f when coupled)
+    f: np.ndarray  # (N, H) forget gate
+    g: np.ndarray  # (N, H) candidate
+    o: np.ndarray  # (N, H) output gate
+    c: np.ndarray  # (N, H) new cell
+    tanh_c: np.ndarray  # (N, H)
+
+
+class LSTMCell(Cell):
+    """Long short-term memory cell: one time step.
+
+    Equations (row vectors, gates fused as i, f, g, o like PyTorch)::
+
+        a = x W_x + h_prev W_h + b                      (N, 4H)
+        i = sigmoid(a_i [+ p_i * c_prev])               input gate
+        f = sigmoid(a_f [+ p_f * c_prev])               forget gate
+        g = tanh(a_g)                                   candidate
+        c = f * c_prev + i * g                          the additive cell path
+        o = sigmoid(a_o [+ p_o * c])                    output gate
+        h = o * tanh(c)
+
+    The bracketed terms are the peepholes of Gers & Schmidhuber (2000),
+    ``peephole=True``: diagonal weights from the cell into the gates (from the
+    old cell into i and f, from the new cell into o). With ``coupled=True``
+    (CIFG, Greff et al. 2015) the input gate is tied to the forget gate,
+    ``i = 1 - f``: the cell forgets exactly as much as it writes, and the gates
+    are fused as f, g, o (3H columns, no input-gate weights).
+
+    Backward, with dh = dL/dh and dc = dL/dc arriving from the next step::
+
+        do      = dh * tanh_c
+        dc_all  = dc + dh * o * (1 - tanh_c^2)  [+ da_o * p_o]
+        da_o    = do * o (1 - o)
+        di = dc_all * g    df = dc_all * c_prev    dg = dc_all * i
+        (coupled: i = 1 - f, so df gets -di and there is no a_i)
+        da_i = di * i (1 - i)   da_f = df * f (1 - f)   da_g = dg * (1 - g^2)
+        dc_prev = dc_all * f  [+ da_i * p_i + da_f * p_f]
+        dW_h += h_prev^T da      dh_prev = da W_h^T
+
+    Parameters
+    ----------
+    input_size, hidden_size : int
+        D and H.
+    peephole : bool
+        Add the peephole weights ``p_i, p_f, p_o`` (H,), initialised to zero.
+    coupled : bool
+        Tie the input gate to the forget gate, ``i = 1 - f``.
+    forget_bias : float
+        Initial value of the forget-gate bias (Jozefowicz et al. 2015 recommend
+        1.0 so the cell remembers by default at the start of training).
+    bias : bool
+        With ``False`` there is no ``b`` (and ``forget_bias`` must be 0).
+    dtype : floating dtype, default float64
+    rng : None, int or np.random.Generator
+
+    Attributes
+    ----------
+    params : dict
+        ``W_x`` (D, 4H), ``W_h`` (H, 4H), ``b`` (4H,) [, ``p_i``, ``p_f``,
+        ``p_o`` (H,)]. With ``coupled`` the fused width is 3H. PyTorch's
+        ``nn.LSTMCell`` holds ``weight_ih = W_x.T``, ``weight_hh = W_h.T`` and
+        ``bias_ih + bias_hh = b``.
+
+    References
+    ----------
+    Hochreiter, S. & Schmidhuber, J. (1997). Long short-term memory.
+    Gers, F. A., Schmidhuber, J. & Cummins, F. (2000). Learning to forget.
+    Gers, F. A. & Schmidhuber, J. (2000). Recurrent nets that time and count.
+    Greff, K. et al. (2015). LSTM: A search space odyssey.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import lstmlab as ll
+    >>> cell = ll.LSTMCell(3, 5, rng=0)
+    >>> state = cell.initial_state(2)
+    >>> state, cache = cell.forward(np.ones((2, 3)), state)
+    >>> state.h.shape, state.c.shape, cache.f.shape
+    ((2, 5), (2, 5), (2, 5))
+    >>> dstate = ll.LSTMState(h=np.ones((2, 5)), c=np.zeros((2, 5)))
+    >>> dx, dstate_prev = cell.backward(dstate, cache)
+    >>> dx.shape, dstate_prev.c.shape
+    ((2, 3), (2, 5))
+    """
+
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        *,
+        peephole=False,
+        coupled=False,
+        forget_bias=0.0,
+        bias=True,
+        dtype=np.float64,
+        rng=None,
+    ):
+        super().__init__(input_size, hidden_size, bias=bias, dtype=dtype, rng=rng)
+        self.peephole = bool(peephole)
+        self.coupled = bool(coupled)
+        self.forget_bias = float(forget_bias)
+        if not bias and self.forget_bias != 0.0:
+            raise ValueError(f"forget_bias: must be 0.0 when bias=False, got {forget_bias}")
+        self.num_gates = 3 if self.coupled else 4
+        D, H, G = self.input_size, self.hidden_size, self.num_gates
+        self.add_param("W_x", pytorch_uniform((D, G * H), H, self.rng, self.dtype))
+        self.add_param("W_h", pytorch_uniform((H, G * H), H, self.rng, self.dtype))
+        if self.bias:
+            b = pytorch_uniform((G * H,), H, self.rng, self.dtype)
+            if self.forget_bias != 0.0:
+                b[self.gate_slice("f")] = self.forget_bias
+            self.add_param("b", b)
+        if self.peephole:
+            for name in ("p_i", "p_f", "p_o"):
+                if not (self.coupled and name == "p_i"):
+                    self.add_param(name, np.zeros(H, dtype=self.dtype))
+
+    @property
+    def gates(self):
+        """The fused gate order: ``"ifgo"``, or ``"fgo"`` when coupled."""
+        return "fgo" if self.coupled else "ifgo"
+
+    def gate_slice(self, gate):
+        """Columns of gate ``gate`` ("i", "f", "g" or "o") in the fused matrices."""
+        k = self.gates.index(gate)
+        H = self.hidden_size
+        return slice(k * H, (k + 1) * H)
+
+    def initial_state(self, N):
+        """Zeros for h and c: ``LSTMState(h, c)``, each (N, H)."""
+        h = super().initial_state(N)
+        return LSTMState(h, np.zeros_like(h))
+
+    def split_state(self, state):
+        return (state.h, state.c)
+
+    def join_state(self, arrays):
+        return LSTMState(*arrays)
+
+    def check_state(self, state, N, name="state"):
+        if not isinstance(state, tuple) or len(state) != 2:
+            raise TypeError(
+                f"{name}: expected LSTMState(h, c) with h and c of shape (N, H), got "
+                + (f"an array of shape {state.shape}" if isinstance(state, np.ndarray)
+                   else f"a {type(state).__name__}")
+            )
+        h = self.check_hidden(state[0], N, f"{name}.h")
+        c = self.check_hidden(state[1], N, f"{name}.c")
+        return LSTMState(h, c)
+
+    def step(self, xw, state, x=None):
+        """Recurrent part of one step, given ``xw = x W_x + b`` (N, G*H)."""
+        h_prev, c_prev = state
+        p = self.params
+        a = xw + h_prev @ p["W_h"]  # (N, G*H), a fresh array we may overwrite
+        if self.peephole:
+            if not self.coupled:
+                a[:, self.gate_slice("i")] += c_prev * p["p_i"]
+            a[:, self.gate_slice("f")] += c_prev * p["p_f"]
+            a_o = a[:, self.gate_slice("o")].copy()  # o also needs the new cell
+        g = tanh(a[:, self.gate_slice("g")])
+        # Every gate but g is a sigmoid: apply it to all columns in one call (the
+        # g columns are wasted work, but fewer NumPy calls is faster at small sizes).
+        gates = sigmoid(a, out=a)
+        f = gates[:, self.gate_slice("f")]
+        i = 1.0 - f if self.coupled else gates[:, self.gate_slice("i")]
+        c = f * c_prev + i * g
+        if self.peephole:
+            o = sigmoid(a_o + c * p["p_o"])  # (Gers & Schmidhuber: o peeks at the new c)
+        else:
+            o = gates[:, self.gate_slice("o")]
+        tanh_c = tanh(c)
+        h = o * tanh_c
+        return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c)
+
+    def backward_step(self, dstate, cache):
+        """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*."""
+        dh, dc = dstate
+        h_prev, c_prev, i, f, g, o, c, tanh_c = cache[1:]
+        p, grads = self.params, self.grads
+        da = np.empty((dh.shape[0], self.num_gates * self.hidden_size), dtype=dh.dtype)
+        da_o = da[:, self.gate_slice("o")]
+        np.multiply(dh * tanh_c, dsigmoid(o), out=da_o)  # do * o(1-o)
+        dc_all = dc + dh * o * dtanh(tanh_c)
+        if self.peephole:
+            dc_all += da_o * p["p_o"]
+            grads["p_o"] += (da_o * c).sum(axis=0)
+        da_f = da[:, self.gate_slice("f")]
+        da_g = da[:, self.gate_slice("g")]
+        df = dc_all * (c_prev - g) if self.coupled else dc_all * c_prev
+        np.multiply(df, dsigmoid(f), out=da_f)
+        np.multiply(dc_all * i, dtanh(g), out=da_g)
+        dc_prev = dc_all * f
+        if not self.coupled:
+            da_i = da[:, self.gate_slice("i")]
+            np.multiply(dc_all * g, dsigmoid(i), out=da_i)
+        if self.peephole:
+            dc_prev += da_f * p["p_f"]
+            grads["p_f"] += (da_f * c_prev).sum(axis=0)
+            if not self.coupled:
+                dc_prev += da_i * p["p_i"]
+                grads["p_i"] += (da_i * c_prev).sum(axis=0)
+        grads["W_h"] += h_prev.T @ da
+        dh_prev = da @ p["W_h"].T
+        return da, LSTMState(dh_prev, dc_prev)
+
+    def _extra_repr(self):
+        extra = ""
+        if self.peephole:
+            extra += ", peephole=True"
+        if self.coupled:
+            extra += ", coupled=True"
+        if self.forget_bias:
+            extra += f", forget_bias={self.forget_bias}"
+        return extra + super()._extra_repr()
+
