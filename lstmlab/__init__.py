@@ -4,8 +4,15 @@ Every forward has an explicit backward, and every backward is proven by a
 numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 """
 
-from .functional import dsigmoid, dtanh, drelu, log_softmax, relu, sigmoid, softmax, tanh
-from .gradcheck import GradReport, check_cell, check_gradients, check_layer, numerical_gradient, rel_error
+from .functional import drelu, dsigmoid, dtanh, log_softmax, relu, sigmoid, softmax, tanh
+from .gradcheck import (
+    GradReport,
+    check_cell,
+    check_gradients,
+    check_layer,
+    numerical_gradient,
+    rel_error,
+)
 from .gru import GRUCache, GRUCell
 from .lstm import LSTMCache, LSTMCell, LSTMState
 from .module import Module

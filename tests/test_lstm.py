@@ -1,0 +1,107 @@
+import itertools
+import math
+
+import numpy as np
+import pytest
+from helpers import randomize_params
+
+import lstmlab as ll
+
+VARIANTS = list(itertools.product([False, True], [False, True], [False, True]))
+
+
+def sig(a):
+    return 1 / (1 + math.exp(-a))
+
+
+@pytest.mark.parametrize("peephole, coupled, bias", VARIANTS)
+def test_gradient_check(peephole, coupled, bias):
+    cell = ll.LSTMCell(3, 5, peephole=peephole, coupled=coupled, bias=bias, rng=0)
+    randomize_params(cell)
+    report = ll.check_cell(cell, N=2)
+    assert set(report) == {"x", "state.h", "state.c"} | set(cell.params)
+    report.assert_ok(1e-7)
+
+
+@pytest.mark.parametrize("peephole, coupled", [(False, False), (True, False), (False, True),
+                                               (True, True)])
+def test_hand_computed_step(peephole, coupled):
+    # D = H = 1: evaluate the equations with scalars and Python's math module.
+    cell = ll.LSTMCell(1, 1, peephole=peephole, coupled=coupled, rng=0)
+    names = cell.gates
+    wx = dict(zip(names, [0.5, -0.4, 0.9, 0.2]))
+    wh = dict(zip(names, [0.3, 0.8, -0.6, 0.1]))
+    b = dict(zip(names, [0.1, -0.2, 0.05, 0.3]))
+    p = {"i": 0.25, "f": -0.5, "o": 0.75}
+    for k, gate in enumerate(names):
+        cell.params["W_x"][0, k] = wx[gate]
+        cell.params["W_h"][0, k] = wh[gate]
+        cell.params["b"][k] = b[gate]
+    if peephole:
+        for gate in "ifo":
+            if f"p_{gate}" in cell.params:
+                cell.params[f"p_{gate}"][...] = p[gate]
+    x, h_prev, c_prev = 1.5, -0.7, 0.4
+    peek = 1.0 if peephole else 0.0
+
+    def pre(gate):
+        return wx[gate] * x + wh[gate] * h_prev + b[gate]
+
+    f = sig(pre("f") + peek * p["f"] * c_prev)
+    i = 1 - f if coupled else sig(pre("i") + peek * p["i"] * c_prev)
+    g = math.tanh(pre("g"))
+    c = f * c_prev + i * g
+    o = sig(pre("o") + peek * p["o"] * c)
+    h = o * math.tanh(c)
+    state, cache = cell.forward(np.array([[x]]), ll.LSTMState(np.array([[h_prev]]),
+                                                              np.array([[c_prev]])))
+    assert state.h[0, 0] == pytest.approx(h, abs=1e-15)
+    assert state.c[0, 0] == pytest.approx(c, abs=1e-15)
+    assert (cache.i[0, 0], cache.f[0, 0], cache.g[0, 0], cache.o[0, 0]) == pytest.approx(
+        (i, f, g, o), abs=1e-15)
+
+
+def test_shapes_of_variants():
+    assert ll.LSTMCell(3, 5, rng=0).params["W_x"].shape == (3, 20)
+    coupled = ll.LSTMCell(3, 5, coupled=True, peephole=True, rng=0)
+    assert coupled.params["W_h"].shape == (5, 15)
+    assert sorted(k for k in coupled.params if k.startswith("p_")) == ["p_f", "p_o"]
+    assert coupled.gates == "fgo"
+
+
+def test_coupled_input_gate_is_one_minus_forget():
+    cell = randomize_params(ll.LSTMCell(3, 5, coupled=True, rng=0))
+    state, cache = cell.forward(np.ones((2, 3)), cell.initial_state(2))
+    assert np.array_equal(cache.i, 1.0 - cache.f)
+
+
+def test_forget_bias_sets_only_forget_columns():
+    cell = ll.LSTMCell(3, 4, forget_bias=1.0, rng=0)
+    b = cell.params["b"]
+    assert np.all(b[4:8] == 1.0)
+    assert np.all(np.abs(np.r_[b[:4], b[8:]]) <= 0.5) and not np.any(b[8:] == 1.0)
+    with pytest.raises(ValueError, match="forget_bias: must be 0.0 when bias=False"):
+        ll.LSTMCell(3, 4, forget_bias=1.0, bias=False)
+
+
+def test_forget_gate_one_and_input_zero_keeps_cell():
+    # The constant error carousel: with f = 1 and i = 0 the cell passes c through unchanged,
+    # and the gradient dc_prev equals dc exactly.
+    cell = ll.LSTMCell(2, 3, rng=0)
+    cell.params["W_x"][...] = 0.0
+    cell.params["W_h"][...] = 0.0
+    cell.params["b"][...] = 0.0
+    cell.params["b"][3:6] = 1e4   # f = 1
+    cell.params["b"][0:3] = -1e4  # i = 0
+    c_prev = np.array([[0.3, -2.0, 5.0]])
+    state, cache = cell.forward(np.ones((1, 2)), ll.LSTMState(np.zeros((1, 3)), c_prev))
+    assert np.array_equal(state.c, c_prev)
+    dc = np.array([[1.0, 2.0, 3.0]])
+    _, dstate_prev = cell.backward(ll.LSTMState(np.zeros((1, 3)), dc), cache)
+    assert np.array_equal(dstate_prev.c, dc)
+
+
+def test_bare_h_state_is_refused():
+    cell = ll.LSTMCell(3, 5, rng=0)
+    with pytest.raises(TypeError, match=r"state: expected LSTMState\(h, c\)"):
+        cell.forward(np.ones((2, 3)), np.zeros((2, 5)))
