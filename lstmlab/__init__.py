@@ -13,8 +13,11 @@ from .gradcheck import (
     numerical_gradient,
     rel_error,
 )
+from .embedding import Embedding
 from .gru import GRUCache, GRUCell
 from .lstm import LSTMCache, LSTMCell, LSTMState
+from .linear import Linear
+from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
 from .module import Module
 from .rnn import RNNCache, RNNCell
 
@@ -27,4 +30,6 @@ __all__ = [
     "GRUCell", "GRUCache",
     "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
     "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
+    "Linear", "Embedding",
+    "cross_entropy", "nll_loss", "mse", "binary_cross_entropy_with_logits",
 ]

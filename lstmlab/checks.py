@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_float_array", "check_shape", "check_positive_int"]
+__all__ = ["check_float_array", "check_int_array", "check_shape", "check_positive_int"]
 
 
 def _describe(x):
@@ -47,6 +47,27 @@ def check_float_array(name, x, ndim=None, dtype=None):
     if ndim is not None and x.ndim != ndim:
         raise ValueError(f"{name}: expected {ndim} dimensions, got {_describe(x)}")
     return x
+
+
+def check_int_array(name, x):
+    """Check that ``x`` holds integers (ids, class indices); return it as an ndarray.
+
+    Lists and Python ints are converted; floats and bools are refused, because
+    a float id is usually a mix-up of inputs and a bool one of masks.
+
+    Examples
+    --------
+    >>> check_int_array("ids", [[1, 2]]).shape
+    (1, 2)
+    >>> check_int_array("ids", np.array([1.0]))
+    Traceback (most recent call last):
+    ...
+    TypeError: ids: expected an integer array, got an array of shape (1,) and dtype float64
+    """
+    arr = np.asarray(x)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name}: expected an integer array, got {_describe(arr)}")
+    return arr
 
 
 def check_shape(name, x, shape, meaning):

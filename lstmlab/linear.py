@@ -1,0 +1,135 @@
+"""The affine layer ``y = x W + b``, applied to every leading index at once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_float_array, check_positive_int, check_shape
+from .init import as_generator, uniform
+from .module import Module
+
+__all__ = ["Linear"]
+
+
+class Linear(Module):
+    """Affine map of the last axis: ``y = x W + b``.
+
+    Equations (row vectors, any leading shape ``...``)::
+
+        y = x W + b                       x (..., D_in), W (D_in, D_out), b (D_out,)
+
+    Backward, with dy = dL/dy, summing over every leading index (every sample
+    and every time step)::
+
+        dW += x^T dy        db += sum(dy)        dx = dy W^T
+
+    Applied to an RNN's hidden states of shape (T, N, H) it computes the output
+    layer ``y_t = h_t W + b`` for all T steps with one matrix product, and its
+    gradient with two more: the same trick as a cell's input projection.
+
+    Unlike a cell, which returns a cache because it runs T times, a layer
+    remembers its last input: ``backward(dy)`` backpropagates the most recent
+    ``forward(x)``.
+
+    Parameters
+    ----------
+    in_features, out_features : int
+        D_in and D_out.
+    bias : bool
+        Without a bias the layer is ``y = x W`` and has no ``"b"``.
+    dtype : floating dtype
+        Of the parameters (float64 by default); inputs must match it.
+    rng : None, int or np.random.Generator
+        Source of the initial weights.
+
+    Notes
+    -----
+    Initialisation is PyTorch's ``nn.Linear`` default: W and b from
+    U(-1/sqrt(D_in), 1/sqrt(D_in)). PyTorch stores ``weight`` as (D_out, D_in)
+    and computes ``x weight^T``, so ``W = weight.T``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import lstmlab as ll
+    >>> layer = ll.Linear(3, 2, rng=0)
+    >>> x = np.ones((4, 5, 3))                       # (T, N, D_in)
+    >>> y = layer.forward(x)
+    >>> y.shape
+    (4, 5, 2)
+    >>> dx = layer.backward(np.ones_like(y))
+    >>> dx.shape, layer.grads["b"].tolist()          # db sums over all 20 rows
+    ((4, 5, 3), [20.0, 20.0])
+    """
+
+    def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
+        super().__init__()
+        self.in_features = check_positive_int("in_features", in_features)
+        self.out_features = check_positive_int("out_features", out_features)
+        self._dtype = np.dtype(dtype)
+        if not np.issubdtype(self._dtype, np.floating):
+            raise TypeError(f"dtype: expected a floating dtype such as np.float64, got {dtype}")
+        self.bias = bool(bias)
+        rng = as_generator(rng)
+        bound = 1.0 / np.sqrt(self.in_features)
+        self.add_param("W", uniform((self.in_features, self.out_features), bound, rng, dtype))
+        if self.bias:
+            self.add_param("b", uniform((self.out_features,), bound, rng, dtype))
+        self.x = None  # the last input, kept for backward
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    def forward(self, x):
+        """Compute ``y = x W + b`` and remember ``x``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (..., D_in), the parameters' dtype
+
+        Returns
+        -------
+        y : ndarray, shape (..., D_out)
+        """
+        check_float_array("x", x, dtype=self.dtype)
+        if x.ndim == 0:
+            raise ValueError(f"x: expected shape (..., {self.in_features}), got a 0-d array")
+        check_shape("x", x, x.shape[:-1] + (self.in_features,),
+                    f"(..., D_in) with D_in = {self.in_features}")
+        self.x = x
+        y = x @ self.params["W"]  # (..., D_out)
+        if self.bias:
+            y += self.params["b"]
+        return y
+
+    def backward(self, dy):
+        """Backpropagate the last forward: accumulate dW and db, return dx.
+
+        Parameters
+        ----------
+        dy : ndarray, shape (..., D_out)
+            dL/dy, the shape of the last output.
+
+        Returns
+        -------
+        dx : ndarray, shape (..., D_in)
+        """
+        if self.x is None:
+            raise RuntimeError(
+                "Linear.backward: no forward to backpropagate; call forward(x) first"
+            )
+        x = self.x
+        check_float_array("dy", dy, dtype=self.dtype)
+        check_shape("dy", dy, x.shape[:-1] + (self.out_features,),
+                    f"{x.shape[:-1] + (self.out_features,)} (the shape of the last output)")
+        x2 = x.reshape(-1, self.in_features)  # (rows, D_in), rows = product of leading dims
+        dy2 = dy.reshape(-1, self.out_features)  # (rows, D_out)
+        self.grads["W"] += x2.T @ dy2
+        if self.bias:
+            self.grads["b"] += dy2.sum(axis=0)
+        return dy @ self.params["W"].T  # (..., D_in)
+
+    def __repr__(self):
+        extra = "" if self.bias else ", bias=False"
+        return f"Linear({self.in_features}, {self.out_features}{extra})"
