@@ -16,6 +16,11 @@ therefore splits its step in two:
     dx = cell.backward_project(dxw, x)     # accumulates dW_x and db
 
 and ``forward``/``backward`` are just the two halves put together for one step.
+
+The same grouping serves the recurrent weights. ``dW_h = sum_t h_prev_t^T da_t``
+is a sum over steps; a wrapper may ask ``backward_step(..., defer_dW_h=True)``
+to skip the per-step outer product and then add the whole sum with one product,
+``cell.backward_dW_h(caches, dxws)``, after the loop. The result is the same.
 """
 
 from __future__ import annotations
@@ -86,6 +91,24 @@ class Cell(Module):
         dxw, dstate_prev = self.backward_step(dstate, cache)
         return self.backward_project(dxw, cache.x), dstate_prev
 
+    def backward_dW_h(self, caches, dxws):
+        """Accumulate dW_h for many steps with one product (after ``defer_dW_h=True``).
+
+        Parameters
+        ----------
+        caches : sequence of T step caches
+        dxws : ndarray, shape (T, N, G*H)
+            The ``dxw`` that ``backward_step`` returned for each step.
+
+        For RNN and LSTM ``dW_h = sum_t h_prev_t^T dxw_t``: the same as the
+        (T*N, H)^T x (T*N, G*H) product of the stacked arrays.
+        """
+        if len(caches) == 0:
+            return
+        h_prev = np.stack([cache.h_prev for cache in caches])  # (T, N, H)
+        H = self.hidden_size
+        self.grads["W_h"] += h_prev.reshape(-1, H).T @ dxws.reshape(-1, dxws.shape[-1])
+
     # -- the x-part, for one step or for all T steps at once -----------------------
     def project(self, x):
         """The input part of every gate, ``x W_x + b``, for any leading shape.
@@ -154,6 +177,32 @@ class Cell(Module):
         """Zeros: the state before the first step, for a batch of N."""
         N = check_positive_int("N", N, minimum=0)
         return np.zeros((N, self.hidden_size), dtype=self.dtype)
+
+    # -- PyTorch interop: nn.RNNCell / nn.LSTMCell / nn.GRUCell names (lstmlab/interop.py) --
+    def torch_state_dict(self):
+        """The weights under PyTorch's cell names ``weight_ih, weight_hh, bias_ih, bias_hh``.
+
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> ll.LSTMCell(3, 5, rng=0).torch_state_dict()["weight_ih"].shape
+        (20, 3)
+        """
+        from .interop import torch_state_dict  # deferred: interop imports the cell classes
+
+        return torch_state_dict([("", self)])
+
+    def torch_grads(self):
+        """The gradients under PyTorch's names, comparable with torch's ``.grad``."""
+        from .interop import torch_grads
+
+        return torch_grads([("", self)])
+
+    def load_torch_state_dict(self, state_dict):
+        """Write a PyTorch cell's weights (NumPy arrays) into this cell's params, in place."""
+        from .interop import load_torch_state_dict
+
+        load_torch_state_dict([("", self)], state_dict)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{self._extra_repr()})"

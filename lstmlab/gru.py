@@ -126,8 +126,12 @@ class GRUCell(Cell):
         h = n + z * (h_prev - n)  # = (1 - z) * n + z * h_prev
         return h, GRUCache(x, h_prev, r, z, n, hn)
 
-    def backward_step(self, dh, cache):
-        """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h, db_hn."""
+    def backward_step(self, dh, cache, *, defer_dW_h=False):
+        """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h, db_hn.
+
+        ``da`` (N, 3H) is the gradient of ``xw``. With ``defer_dW_h=True`` dW_h
+        is left to :meth:`backward_dW_h`.
+        """
         H = self.hidden_size
         h_prev, r, z, n, hn = cache[1:]
         W_h, grads = self.params["W_h"], self.grads
@@ -142,15 +146,37 @@ class GRUCell(Cell):
             dhw[:, 2 * H :] *= r
             if self.bias:
                 grads["b_hn"] += dhw[:, 2 * H :].sum(axis=0)
-            grads["W_h"] += h_prev.T @ dhw
+            if not defer_dW_h:
+                grads["W_h"] += h_prev.T @ dhw
             dh_prev += dhw @ W_h.T
         else:
             drh = da_n @ W_h[:, 2 * H :].T  # d(r * h_prev)
             np.multiply(drh * h_prev, dsigmoid(r), out=da_r)
-            grads["W_h"][:, : 2 * H] += h_prev.T @ da[:, : 2 * H]
-            grads["W_h"][:, 2 * H :] += hn.T @ da_n
+            if not defer_dW_h:
+                grads["W_h"][:, : 2 * H] += h_prev.T @ da[:, : 2 * H]
+                grads["W_h"][:, 2 * H :] += hn.T @ da_n
             dh_prev += drh * r + da[:, : 2 * H] @ W_h[:, : 2 * H].T
         return da, dh_prev
+
+    def backward_dW_h(self, caches, dxws):
+        """Accumulate dW_h for many steps with one product per block (see Cell.backward_dW_h).
+
+        Reset after: the gradient of ``h_prev W_h`` is dxw with its n columns
+        scaled by r. Reset before: the n block multiplies ``r * h_prev`` instead.
+        """
+        if len(caches) == 0:
+            return
+        H = self.hidden_size
+        h_prev = np.stack([cache.h_prev for cache in caches]).reshape(-1, H)  # (T*N, H)
+        dxw = dxws.reshape(-1, 3 * H)
+        dW_h = self.grads["W_h"]
+        dW_h[:, : 2 * H] += h_prev.T @ dxw[:, : 2 * H]
+        if self.reset_after:
+            r = np.stack([cache.r for cache in caches]).reshape(-1, H)
+            dW_h[:, 2 * H :] += h_prev.T @ (dxw[:, 2 * H :] * r)
+        else:
+            rh = np.stack([cache.hn for cache in caches]).reshape(-1, H)  # r * h_prev
+            dW_h[:, 2 * H :] += rh.T @ dxw[:, 2 * H :]
 
     def _extra_repr(self):
         extra = "" if self.reset_after else ", reset_after=False"

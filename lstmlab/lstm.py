@@ -130,6 +130,8 @@ class LSTMCell(Cell):
         if not bias and self.forget_bias != 0.0:
             raise ValueError(f"forget_bias: must be 0.0 when bias=False, got {forget_bias}")
         self.num_gates = 3 if self.coupled else 4
+        # The gates' column slices, looked up once: a step is called T times.
+        self._s = {gate: self.gate_slice(gate) for gate in self.gates}
         D, H, G = self.input_size, self.hidden_size, self.num_gates
         self.add_param("W_x", pytorch_uniform((D, G * H), H, self.rng, self.dtype))
         self.add_param("W_h", pytorch_uniform((H, G * H), H, self.rng, self.dtype))
@@ -149,7 +151,13 @@ class LSTMCell(Cell):
         return "fgo" if self.coupled else "ifgo"
 
     def gate_slice(self, gate):
-        """Columns of gate ``gate`` ("i", "f", "g" or "o") in the fused matrices."""
+        """Columns of gate ``gate`` ("i", "f", "g" or "o") in the fused matrices.
+
+        Examples
+        --------
+        >>> LSTMCell(2, 3).gate_slice("g")
+        slice(6, 9, None)
+        """
         k = self.gates.index(gate)
         H = self.hidden_size
         return slice(k * H, (k + 1) * H)
@@ -179,48 +187,52 @@ class LSTMCell(Cell):
     def step(self, xw, state, x=None):
         """Recurrent part of one step, given ``xw = x W_x + b`` (N, G*H)."""
         h_prev, c_prev = state
-        p = self.params
+        p, s = self.params, self._s
         a = xw + h_prev @ p["W_h"]  # (N, G*H), a fresh array we may overwrite
         if self.peephole:
             if not self.coupled:
-                a[:, self.gate_slice("i")] += c_prev * p["p_i"]
-            a[:, self.gate_slice("f")] += c_prev * p["p_f"]
-            a_o = a[:, self.gate_slice("o")].copy()  # o also needs the new cell
-        g = tanh(a[:, self.gate_slice("g")])
+                a[:, s["i"]] += c_prev * p["p_i"]
+            a[:, s["f"]] += c_prev * p["p_f"]
+            a_o = a[:, s["o"]].copy()  # o also needs the new cell
+        g = tanh(a[:, s["g"]])
         # Every gate but g is a sigmoid: apply it to all columns in one call (the
         # g columns are wasted work, but fewer NumPy calls is faster at small sizes).
         gates = sigmoid(a, out=a)
-        f = gates[:, self.gate_slice("f")]
-        i = 1.0 - f if self.coupled else gates[:, self.gate_slice("i")]
+        f = gates[:, s["f"]]
+        i = 1.0 - f if self.coupled else gates[:, s["i"]]
         c = f * c_prev + i * g
         if self.peephole:
             o = sigmoid(a_o + c * p["p_o"])  # (Gers & Schmidhuber: o peeks at the new c)
         else:
-            o = gates[:, self.gate_slice("o")]
+            o = gates[:, s["o"]]
         tanh_c = tanh(c)
         h = o * tanh_c
         return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c)
 
-    def backward_step(self, dstate, cache):
-        """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*."""
+    def backward_step(self, dstate, cache, *, defer_dW_h=False):
+        """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*.
+
+        ``da`` (N, G*H) is the gradient of the gates' pre-activations, which is
+        also the gradient of ``xw``. With ``defer_dW_h=True`` dW_h is left to
+        :meth:`backward_dW_h`.
+        """
         dh, dc = dstate
         h_prev, c_prev, i, f, g, o, c, tanh_c = cache[1:]
-        p, grads = self.params, self.grads
+        p, grads, s = self.params, self.grads, self._s
         da = np.empty((dh.shape[0], self.num_gates * self.hidden_size), dtype=dh.dtype)
-        da_o = da[:, self.gate_slice("o")]
+        da_o = da[:, s["o"]]
         np.multiply(dh * tanh_c, dsigmoid(o), out=da_o)  # do * o(1-o)
-        dc_all = dc + dh * o * dtanh(tanh_c)
+        dc_all = dc + dh * o * dtanh(tanh_c)  # dc from the next step + from h
         if self.peephole:
             dc_all += da_o * p["p_o"]
             grads["p_o"] += (da_o * c).sum(axis=0)
-        da_f = da[:, self.gate_slice("f")]
-        da_g = da[:, self.gate_slice("g")]
-        df = dc_all * (c_prev - g) if self.coupled else dc_all * c_prev
+        da_f = da[:, s["f"]]
+        df = dc_all * (c_prev - g) if self.coupled else dc_all * c_prev  # coupled: di = -df
         np.multiply(df, dsigmoid(f), out=da_f)
-        np.multiply(dc_all * i, dtanh(g), out=da_g)
+        np.multiply(dc_all * i, dtanh(g), out=da[:, s["g"]])
         dc_prev = dc_all * f
         if not self.coupled:
-            da_i = da[:, self.gate_slice("i")]
+            da_i = da[:, s["i"]]
             np.multiply(dc_all * g, dsigmoid(i), out=da_i)
         if self.peephole:
             dc_prev += da_f * p["p_f"]
@@ -228,7 +240,8 @@ class LSTMCell(Cell):
             if not self.coupled:
                 dc_prev += da_i * p["p_i"]
                 grads["p_i"] += (da_i * c_prev).sum(axis=0)
-        grads["W_h"] += h_prev.T @ da
+        if not defer_dW_h:
+            grads["W_h"] += h_prev.T @ da
         dh_prev = da @ p["W_h"].T
         return da, LSTMState(dh_prev, dc_prev)
 

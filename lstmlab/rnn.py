@@ -97,11 +97,15 @@ class RNNCell(Cell):
         h = tanh(a, out=a) if self.nonlinearity == "tanh" else relu(a, out=a)
         return h, RNNCache(x, h_prev, h)
 
-    def backward_step(self, dh, cache):
-        """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h."""
+    def backward_step(self, dh, cache, *, defer_dW_h=False):
+        """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h.
+
+        With ``defer_dW_h=True`` dW_h is left to :meth:`backward_dW_h`.
+        """
         h_prev, h = cache.h_prev, cache.h
         da = dh * (dtanh(h) if self.nonlinearity == "tanh" else drelu(h))  # (N, H)
-        self.grads["W_h"] += h_prev.T @ da
+        if not defer_dW_h:
+            self.grads["W_h"] += h_prev.T @ da
         dh_prev = da @ self.params["W_h"].T
         return da, dh_prev
 

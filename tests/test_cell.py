@@ -165,3 +165,32 @@ def test_repr_mentions_options():
     assert repr(ll.LSTMCell(3, 5, peephole=True)) == "LSTMCell(3, 5, peephole=True)"
     assert repr(ll.GRUCell(3, 5, reset_after=False, bias=False)) == (
         "GRUCell(3, 5, reset_after=False, bias=False)")
+
+
+def test_deferred_dW_h_equals_per_step(make):
+    # The wrapper's speed trick: skip the per-step outer product, add sum_t in one product.
+    cell = randomize_params(make(rng=0))
+    rng = np.random.default_rng(5)
+    T, N = 4, 2
+    state = random_state(cell, N, rng)
+    xs = rng.standard_normal((T, N, 3))
+    caches = []
+    for t in range(T):
+        state, cache = cell.step(cell.project(xs[t]), state)
+        caches.append(cache)
+    dstates = [random_state(cell, N, rng) for _ in range(T)]
+
+    def run(defer):
+        cell.zero_grad()
+        dxws = []
+        for t in reversed(range(T)):
+            dxw, _ = cell.backward_step(dstates[t], caches[t], defer_dW_h=defer)
+            dxws.append(dxw)
+        if defer:
+            cell.backward_dW_h(caches[::-1], np.stack(dxws))
+        return {k: g.copy() for k, g in cell.grads.items()}
+
+    now, deferred = run(False), run(True)
+    for k in now:
+        assert np.allclose(now[k], deferred[k], rtol=0, atol=1e-12), k
+    assert np.abs(deferred["W_h"]).max() > 0
