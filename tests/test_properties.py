@@ -2,7 +2,7 @@
 
 import numpy as np
 from helpers import randomize_params
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import lstmlab as ll
@@ -35,13 +35,11 @@ def random_state(cell, N, rng, scale=1.0):
 @SETTINGS
 @given(cell=cells(), N=st.integers(1, 3), seed=st.integers(0, 2**16))
 def test_gradient_check_any_cell(cell, N, seed):
+    # relu's kink makes a difference quotient across it meaningless; the relu cell
+    # is gradient-checked at fixed, kink-free points in test_rnn.py instead
+    assume(not (isinstance(cell, ll.RNNCell) and cell.nonlinearity == "relu"))
     randomize_params(cell, seed=seed)
-    report = ll.check_cell(cell, N=N, seed=seed)
-    if isinstance(cell, ll.RNNCell) and cell.nonlinearity == "relu":
-        # a pre-activation within h of relu's kink makes the difference quotient
-        # meaningless; that is a property of relu, not of the backward
-        return
-    report.assert_ok(1e-6)
+    ll.check_cell(cell, N=N, seed=seed).assert_ok(1e-6)
 
 
 @SETTINGS
