@@ -4,6 +4,7 @@ Every forward has an explicit backward, and every backward is proven by a
 numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 """
 
+from .embedding import Embedding
 from .functional import drelu, dsigmoid, dtanh, log_softmax, relu, sigmoid, softmax, tanh
 from .gradcheck import (
     GradReport,
@@ -13,12 +14,13 @@ from .gradcheck import (
     numerical_gradient,
     rel_error,
 )
-from .embedding import Embedding
 from .gru import GRUCache, GRUCell
-from .lstm import LSTMCache, LSTMCell, LSTMState
+from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
+from .lstm import LSTMCache, LSTMCell, LSTMState
 from .module import Module
+from .recurrent import Recurrent
 from .rnn import RNNCache, RNNCell
 
 __version__ = "0.1.0"
@@ -28,6 +30,7 @@ __all__ = [
     "RNNCell", "RNNCache",
     "LSTMCell", "LSTMState", "LSTMCache",
     "GRUCell", "GRUCache",
+    "Recurrent", "RNN", "LSTM", "GRU",
     "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
     "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
     "Linear", "Embedding",

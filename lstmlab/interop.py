@@ -1,0 +1,190 @@
+"""PyTorch state dicts: lstmlab's weights under PyTorch's names and shapes, both ways.
+
+PyTorch stores column vectors and two biases per cell; lstmlab stores row
+vectors and one fused bias (the two biases are only ever used summed)::
+
+    weight_ih = W_x^T        (G*H, D)        weight_hh = W_h^T   (G*H, H)
+    LSTM, RNN:  b = bias_ih + bias_hh                         (G*H,)
+    GRU:        b[:2H] = bias_ih[:2H] + bias_hh[:2H]          r and z: summed
+                b[2H:] = bias_ih[2H:],  b_hn = bias_hh[2H:]   n: kept apart (reset after)
+
+Loading sums the two biases. Exporting cannot split them back, so it returns
+an equivalent pair: ``bias_ih = b``, ``bias_hh = 0`` (GRU: ``[0, 0, b_hn]``).
+Gradients map the other way round: both PyTorch biases get ``db`` for the
+summed parts, since ``d b / d bias_ih = d b / d bias_hh = 1``.
+
+A layer's names carry a suffix per cell: ``weight_ih_l0``, ``weight_ih_l0_reverse``,
+``weight_ih_l1`` ...; a single cell (nn.RNNCell, nn.LSTMCell, nn.GRUCell) has none.
+Variants PyTorch does not have (peephole or coupled LSTM, GRU with
+``reset_after=False``) are refused with a ValueError.
+
+The functions take ``parts``, a list of ``(suffix, cell)`` pairs; cells and
+layers call them through their ``torch_state_dict``, ``torch_grads`` and
+``load_torch_state_dict`` methods.
+
+Examples
+--------
+>>> import lstmlab as ll
+>>> cell = ll.GRUCell(3, 4, rng=0)
+>>> sd = torch_state_dict([("", cell)])
+>>> sorted((k, v.shape) for k, v in sd.items())
+[('bias_hh', (12,)), ('bias_ih', (12,)), ('weight_hh', (12, 4)), ('weight_ih', (12, 3))]
+>>> other = ll.GRUCell(3, 4, rng=1)
+>>> load_torch_state_dict([("", other)], sd)
+>>> all(bool((other.params[k] == cell.params[k]).all()) for k in cell.params)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from .gru import GRUCell
+from .lstm import LSTMCell
+
+__all__ = ["torch_state_dict", "torch_grads", "load_torch_state_dict", "check_torch_compatible"]
+
+
+def check_torch_compatible(cell):
+    """Raise ValueError if ``cell`` has no PyTorch counterpart.
+
+    Examples
+    --------
+    >>> import lstmlab as ll
+    >>> check_torch_compatible(ll.LSTMCell(2, 3, peephole=True))
+    Traceback (most recent call last):
+    ...
+    ValueError: LSTMCell(peephole=True) has no PyTorch counterpart: nn.LSTM has no peephole weights
+    """
+    if isinstance(cell, LSTMCell):
+        if cell.peephole:
+            raise ValueError(
+                "LSTMCell(peephole=True) has no PyTorch counterpart: "
+                "nn.LSTM has no peephole weights"
+            )
+        if cell.coupled:
+            raise ValueError(
+                "LSTMCell(coupled=True) has no PyTorch counterpart: nn.LSTM has a separate "
+                "input gate"
+            )
+    if isinstance(cell, GRUCell) and not cell.reset_after:
+        raise ValueError(
+            "GRUCell(reset_after=False) has no PyTorch counterpart: nn.GRU applies the reset "
+            "gate after the recurrent product (reset_after=True)"
+        )
+
+
+def _torch_shapes(cell):
+    """PyTorch's names (without suffix) and shapes of one cell's tensors."""
+    GH, D, H = cell.params["W_x"].shape[1], cell.input_size, cell.hidden_size
+    shapes = {"weight_ih": (GH, D), "weight_hh": (GH, H)}
+    if cell.bias:
+        shapes.update(bias_ih=(GH,), bias_hh=(GH,))
+    return shapes
+
+
+def _cell_to_torch(cell, arrays, grads):
+    """One cell's ``params`` (or ``grads``) as PyTorch tensors, without suffix."""
+    out = {"weight_ih": arrays["W_x"].T.copy(), "weight_hh": arrays["W_h"].T.copy()}
+    if cell.bias:
+        b = arrays["b"]
+        if isinstance(cell, GRUCell):
+            H = cell.hidden_size
+            b_rz = b[: 2 * H] if grads else np.zeros_like(b[: 2 * H])
+            bias_hh = np.concatenate([b_rz, arrays["b_hn"]])
+        else:
+            bias_hh = b.copy() if grads else np.zeros_like(b)
+        out["bias_ih"] = b.copy()
+        out["bias_hh"] = bias_hh
+    return out
+
+
+def _cell_from_torch(cell, tensors):
+    """New values of one cell's params from its (validated) PyTorch tensors."""
+    new = {"W_x": tensors["weight_ih"].T, "W_h": tensors["weight_hh"].T}
+    if cell.bias:
+        bias_ih, bias_hh = tensors["bias_ih"], tensors["bias_hh"]
+        if isinstance(cell, GRUCell):
+            H = cell.hidden_size
+            b = bias_ih.copy()
+            b[: 2 * H] += bias_hh[: 2 * H]
+            new["b"] = b
+            new["b_hn"] = bias_hh[2 * H :]
+        else:
+            new["b"] = bias_ih + bias_hh
+    return new
+
+
+def torch_state_dict(parts):
+    """The weights of ``parts`` (``(suffix, cell)`` pairs) under PyTorch's names.
+
+    Returns
+    -------
+    dict of str to ndarray
+        New arrays (copies), e.g. ``{"weight_ih_l0": ..., "bias_hh_l0": ...}``.
+    """
+    sd = {}
+    for suffix, cell in parts:
+        check_torch_compatible(cell)
+        for name, value in _cell_to_torch(cell, cell.params, grads=False).items():
+            sd[name + suffix] = value
+    return sd
+
+
+def torch_grads(parts):
+    """The gradients of ``parts`` under PyTorch's names: what torch puts in ``.grad``."""
+    out = {}
+    for suffix, cell in parts:
+        check_torch_compatible(cell)
+        for name, value in _cell_to_torch(cell, cell.grads, grads=True).items():
+            out[name + suffix] = value
+    return out
+
+
+def load_torch_state_dict(parts, state_dict):
+    """Write PyTorch-named weights INTO the cells' existing param arrays.
+
+    Everything is validated before anything is written: the set of names
+    (missing and unexpected ones are listed), that every value is a floating
+    array, and every shape. Values are cast to the parameters' dtype.
+
+    Parameters
+    ----------
+    parts : list of (suffix, cell)
+    state_dict : mapping of str to array-like
+        E.g. ``{k: v.numpy() for k, v in torch_lstm.state_dict().items()}``.
+    """
+    if not isinstance(state_dict, Mapping):
+        raise TypeError(
+            f"state_dict: expected a dict of arrays, got {type(state_dict).__name__}"
+        )
+    for _, cell in parts:
+        check_torch_compatible(cell)
+    expected = {name + suffix: shape for suffix, cell in parts
+                for name, shape in _torch_shapes(cell).items()}
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    if missing or unexpected:
+        raise ValueError(
+            f"state_dict: names do not match the model; missing {missing}, "
+            f"unexpected {unexpected}"
+        )
+    arrays = {}
+    for key, shape in expected.items():
+        value = np.asarray(state_dict[key])
+        if not np.issubdtype(value.dtype, np.floating):
+            raise TypeError(
+                f"state_dict[{key!r}]: expected a floating array, got dtype {value.dtype}"
+            )
+        if value.shape != shape:
+            raise ValueError(f"state_dict[{key!r}]: expected shape {shape}, got {value.shape}")
+        arrays[key] = value
+    updates = []
+    for suffix, cell in parts:
+        tensors = {name: arrays[name + suffix] for name in _torch_shapes(cell)}
+        updates.append((cell, _cell_from_torch(cell, tensors)))
+    for cell, new in updates:  # only now, when all is known to fit, write in place
+        for name, value in new.items():
+            cell.params[name][...] = value
