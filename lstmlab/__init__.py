@@ -4,6 +4,7 @@ Every forward has an explicit backward, and every backward is proven by a
 numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 """
 
+from .clip import clip_grad_norm, clip_grad_value
 from .embedding import Embedding
 from .functional import drelu, dsigmoid, dtanh, log_softmax, relu, sigmoid, softmax, tanh
 from .gradcheck import (
@@ -15,11 +16,14 @@ from .gradcheck import (
     rel_error,
 )
 from .gru import GRUCache, GRUCell
+from .io import load, save
 from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
 from .lstm import LSTMCache, LSTMCell, LSTMState
+from .model import Model
 from .module import Module
+from .optim import SGD, Adagrad, Adam, CosineLR, Optimizer, RMSprop, StepLR
 from .recurrent import Recurrent
 from .rnn import RNNCache, RNNCell
 
@@ -35,4 +39,8 @@ __all__ = [
     "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
     "Linear", "Embedding",
     "cross_entropy", "nll_loss", "mse", "binary_cross_entropy_with_logits",
+    "Model",
+    "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
+    "clip_grad_norm", "clip_grad_value",
+    "save", "load",
 ]
