@@ -4,8 +4,9 @@
   one namespace, so a later block may use the names of an earlier one. Every
   block must check something (an ``assert`` or a ``print``).
 - A block fenced as ```text lstmlab/<file>.py quotes that file: each of its
-  lines must appear in the file (after stripping indentation), so a quoted
-  line that changes in the code fails here until the page is updated.
+  lines must appear in the file (compared without indentation and without a
+  trailing comment), so a quoted line that changes in the code fails here
+  until the page is updated.
 - Every relative link of a page points to a file that exists.
 - docs/make_figures.py writes every figure into the directory given by --out.
 """
@@ -66,10 +67,15 @@ def _quoted_blocks():
     return cases
 
 
+def _bare(line):
+    """A code line without indentation and without a trailing ``  # comment``."""
+    return line.split("  #")[0].strip()
+
+
 @pytest.mark.parametrize("page, path, code", _quoted_blocks())
 def test_quoted_code_is_in_the_source(page, path, code):
-    source = {ln.strip() for ln in (ROOT / path).read_text(encoding="utf-8").splitlines()}
-    missing = [ln for ln in code.splitlines() if ln.strip() and ln.strip() not in source]
+    source = {_bare(ln) for ln in (ROOT / path).read_text(encoding="utf-8").splitlines()}
+    missing = [ln for ln in code.splitlines() if _bare(ln) and _bare(ln) not in source]
     assert not missing, f"{page.name} quotes {path}, but these lines are not in it: {missing}"
 
 
