@@ -1,0 +1,284 @@
+"""Plots the examples share: learning curves, gradient norms through time, gates, forecasts.
+
+matplotlib is optional (``pip install lstmlab[plot]``): it is imported inside
+each function, never at ``import lstmlab``. The figures are built with
+matplotlib's object-oriented API (``matplotlib.figure.Figure``), not with
+``pyplot``, so they need no display and no backend choice, are not kept
+alive by pyplot's global list of open figures, and show themselves in a
+Jupyter notebook when returned as a cell's last value.
+
+Every function returns the :class:`~matplotlib.figure.Figure` and, given a
+``path``, also saves it there (creating the parent directory), as a PNG
+unless the suffix names another format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["learning_curves", "grad_norms_through_time", "gate_heatmap", "prediction_vs_truth",
+           "save_figure"]
+
+
+def _new_figure(figsize):
+    """A pyplot-free Figure (it needs no display: saving renders with Agg)."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def save_figure(fig, path, dpi=100):
+    """Save ``fig`` to ``path``, creating the parent directory; return the Path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+    path : str or Path
+        The suffix chooses the format (``.png``, ``.svg``, ``.pdf``).
+    dpi : int
+        Resolution of raster formats; 100 keeps a 6x4 inch PNG well under 150 KB.
+
+    Returns
+    -------
+    path : Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def _finish(fig, path):
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _xy(curve):
+    """A curve given as values, or as an (x, y) pair; return two float arrays."""
+    if isinstance(curve, tuple) and len(curve) == 2:
+        x, y = (np.asarray(a, dtype=float) for a in curve)
+    else:
+        y = np.asarray(curve, dtype=float)
+        x = np.arange(1, len(y) + 1, dtype=float)
+    if x.shape != y.shape or y.ndim != 1:
+        raise ValueError(
+            f"curve: expected a 1-d sequence of values or an (x, y) pair of equal-length "
+            f"1-d sequences, got shapes {x.shape} and {y.shape}"
+        )
+    return x, y
+
+
+def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", logy=False,
+                    title=None, smooth=1, path=None):
+    """Loss (or any metric) against training progress, one line per run.
+
+    Parameters
+    ----------
+    curves : dict[str, sequence or (x, y) pair]
+        ``label -> values`` (plotted at x = 1, 2, ...) or ``label -> (x, y)``.
+    baselines : dict[str, float], optional
+        Horizontal dashed lines, e.g. ``{"predict the mean": 0.167}``.
+    xlabel, ylabel, title : str
+    logy : bool
+        Logarithmic y axis (losses that fall by orders of magnitude).
+    smooth : int
+        Also draw the running mean over this many points on top of the raw,
+        faded curve (1: raw curve only). Minibatch losses are noisy.
+    path : str or Path, optional
+        Where to save the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = learning_curves({"LSTM": [1.0, 0.5, 0.2], "RNN": ([1, 2, 3], [1.0, 0.9, 0.9])},
+    ...                       baselines={"mean": 0.167}, logy=True)
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['LSTM', 'RNN', 'mean']
+    """
+    fig = _new_figure((6.4, 4.0))
+    ax = fig.add_subplot()
+    for label, curve in curves.items():
+        x, y = _xy(curve)
+        if smooth > 1 and len(y) >= smooth:
+            (raw,) = ax.plot(x, y, alpha=0.25, lw=0.8)
+            kernel = np.ones(smooth) / smooth
+            ax.plot(x[smooth - 1:], np.convolve(y, kernel, mode="valid"), color=raw.get_color(),
+                    label=label, lw=1.6)
+            raw.set_label(f"_{label} (raw)")  # a leading underscore keeps it out of the legend
+        else:
+            ax.plot(x, y, label=label, lw=1.6)
+    for label, value in (baselines or {}).items():
+        ax.axhline(value, ls="--", lw=1.0, color="0.4", label=label)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path)
+
+
+def grad_norms_through_time(norms, *, title=None, ylabel="norm of dL/dh", path=None):
+    """Gradient norm against the number of steps it travelled back, on a log scale.
+
+    ``norms[label][t]`` is the norm of the gradient reaching step t of a
+    sequence of length T whose loss sits at the last step (what
+    ``Recurrent.grad_norms["h"]`` holds after a backward). It is plotted at
+    ``k = T - 1 - t``, the distance from the loss, so a vanishing gradient is
+    a straight line falling to the right (a geometric decay is linear on a
+    log scale) and an exploding one a line rising.
+
+    Parameters
+    ----------
+    norms : dict[str, array of shape (T,)]
+        Indexed by time t, as recorded. Zeros (e.g. an underflow) are left out
+        of the log plot.
+    title, ylabel : str
+    path : str or Path, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = grad_norms_through_time({"decay 0.5": 0.5 ** np.arange(10)[::-1]})
+    >>> fig.axes[0].get_yscale(), fig.axes[0].get_lines()[0].get_xdata()[:3].tolist()
+    ('log', [0.0, 1.0, 2.0])
+    """
+    fig = _new_figure((6.4, 4.0))
+    ax = fig.add_subplot()
+    for label, values in norms.items():
+        values = np.asarray(values, dtype=float)
+        if values.ndim != 1:
+            raise ValueError(f"norms[{label!r}]: expected shape (T,), got {values.shape}")
+        k = np.arange(len(values))[::-1].astype(float)  # steps back from the last step
+        keep = values > 0
+        ax.plot(k[keep][::-1], values[keep][::-1], label=label, lw=1.6)
+    ax.set_yscale("log")
+    ax.set_xlabel("k, steps back from the loss (gradient of h at step T-1-k)")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return _finish(fig, path)
+
+
+def gate_heatmap(gates, *, labels=None, max_units=32, title=None, path=None):
+    """Heatmaps of gate activations over a sequence: one panel per gate, units by time.
+
+    Parameters
+    ----------
+    gates : dict[str, array of shape (T, H)]
+        E.g. ``{"input i": i, "forget f": f, "output o": o}`` collected by
+        stepping an LSTM cell over a passage (one sequence: its batch row).
+        Values in [0, 1] (sigmoid gates) use a fixed 0..1 colour scale; any
+        other range (tanh: -1..1, c: unbounded) is scaled symmetrically.
+    labels : sequence of str, optional
+        One per time step, e.g. the characters read; shown on the x axis.
+    max_units : int
+        Show at most this many hidden units (the first ones) per panel.
+    title : str, optional
+    path : str or Path, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> fig = gate_heatmap({"f": rng.random((5, 3)), "c": rng.standard_normal((5, 3))},
+    ...                    labels="hello")
+    >>> len(fig.axes)                    # two panels and their two colour bars
+    4
+    """
+    arrays = {name: np.asarray(a, dtype=float) for name, a in gates.items()}
+    T = None
+    for name, a in arrays.items():
+        if a.ndim != 2 or (T is not None and a.shape[0] != T):
+            raise ValueError(f"gates[{name!r}]: expected shape (T, H) with one T for all gates, "
+                             f"got {a.shape}")
+        T = a.shape[0]
+    if labels is not None and len(labels) != T:
+        raise ValueError(f"labels: expected one label per time step (T = {T}), got {len(labels)}")
+    width = min(16.0, max(6.0, 0.14 * T + 2.0))
+    fig = _new_figure((width, 1.0 + 1.6 * len(arrays)))
+    axes = fig.subplots(len(arrays), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, a) in zip(axes, arrays.items()):
+        a = a[:, :max_units].T  # (units, T): time runs left to right, like the text
+        if a.size and a.min() >= 0 and a.max() <= 1:
+            image = ax.imshow(a, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0,
+                              interpolation="nearest")
+        else:
+            bound = float(np.abs(a).max()) if a.size else 1.0
+            image = ax.imshow(a, aspect="auto", cmap="RdBu_r", vmin=-bound, vmax=bound,
+                              interpolation="nearest")
+        ax.set_ylabel(f"{name}\nunit")
+        fig.colorbar(image, ax=ax, pad=0.01, fraction=0.03)
+    if labels is not None:
+        shown = [{"\n": "\u21b5", " ": "\u2423"}.get(ch, ch) for ch in labels]
+        axes[-1].set_xticks(np.arange(T), shown, fontsize=7, fontfamily="monospace")
+    else:
+        axes[-1].set_xlabel("time step t")
+    if title:
+        fig.suptitle(title)
+    return _finish(fig, path)
+
+
+def prediction_vs_truth(truth, predictions, *, x=None, title=None, ylabel="value", path=None):
+    """A series and one or more predictions of it, on shared axes.
+
+    Parameters
+    ----------
+    truth : array of shape (T,)
+    predictions : dict[str, array of shape (T,)]
+        Aligned with ``truth`` (prediction[t] is the guess for truth[t]).
+    x : array of shape (T,), optional
+        Positions on the x axis (numbers or numpy datetime64 dates); default 0..T-1.
+    title, ylabel : str
+    path : str or Path, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> truth = np.sin(np.linspace(0, 3, 20))
+    >>> fig = prediction_vs_truth(truth, {"shifted": np.roll(truth, 1)})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()]
+    ['truth', 'shifted']
+    """
+    truth = np.asarray(truth, dtype=float)
+    if truth.ndim != 1:
+        raise ValueError(f"truth: expected shape (T,), got {truth.shape}")
+    x = np.arange(len(truth)) if x is None else np.asarray(x)
+    if x.shape != truth.shape:
+        raise ValueError(f"x: expected shape {truth.shape} like truth, got {x.shape}")
+    fig = _new_figure((7.2, 4.0))
+    ax = fig.add_subplot()
+    ax.plot(x, truth, color="black", lw=1.8, label="truth")
+    for label, pred in predictions.items():
+        pred = np.asarray(pred, dtype=float)
+        if pred.shape != truth.shape:
+            raise ValueError(f"predictions[{label!r}]: expected shape {truth.shape} like truth, "
+                             f"got {pred.shape}")
+        ax.plot(x, pred, lw=1.2, label=label)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    if np.issubdtype(x.dtype, np.datetime64):
+        fig.autofmt_xdate()
+    return _finish(fig, path)

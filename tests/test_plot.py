@@ -1,0 +1,84 @@
+"""lstmlab.plot: every helper draws what it was given and writes its file."""
+
+import sys
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from lstmlab import plot  # noqa: E402
+
+
+def is_png(path):
+    return path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_import_lstmlab_does_not_import_matplotlib():
+    import subprocess
+
+    code = "import sys, lstmlab, lstmlab.plot; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_learning_curves_writes_png_with_lines_and_baseline(tmp_path):
+    path = tmp_path / "sub" / "curves.png"  # the directory is created
+    fig = plot.learning_curves({"a": np.linspace(1, 0.1, 50), "b": (np.arange(5), np.ones(5))},
+                               baselines={"base": 0.5}, smooth=10, logy=True, path=path)
+    assert is_png(path)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["a", "b", "base"]
+    smoothed = [line for line in ax.get_lines() if line.get_label() == "a"][0]
+    assert len(smoothed.get_xdata()) == 50 - 10 + 1
+    np.testing.assert_allclose(smoothed.get_ydata()[0], np.linspace(1, 0.1, 50)[:10].mean())
+
+
+def test_learning_curves_rejects_mismatched_pair():
+    with pytest.raises(ValueError, match="curve"):
+        plot.learning_curves({"a": ([1, 2, 3], [1.0, 2.0])})
+
+
+def test_grad_norms_through_time_plots_against_steps_back(tmp_path):
+    T = 6
+    norms = 2.0 ** np.arange(T)  # grows with t, so it decays with k = T-1-t
+    norms[0] = 0.0  # an underflow is dropped from the log plot
+    fig = plot.grad_norms_through_time({"rnn": norms}, path=tmp_path / "g.png")
+    assert is_png(tmp_path / "g.png")
+    line = fig.axes[0].get_lines()[0]
+    assert line.get_xdata().tolist() == [0, 1, 2, 3, 4]
+    assert line.get_ydata().tolist() == [32, 16, 8, 4, 2]
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_gate_heatmap_panels_scales_and_labels(tmp_path):
+    rng = np.random.default_rng(0)
+    gates = {"f": rng.random((7, 40)), "c": 3 * rng.standard_normal((7, 40))}
+    fig = plot.gate_heatmap(gates, labels="ab c\nde", max_units=16, path=tmp_path / "h.svg")
+    assert (tmp_path / "h.svg").read_text().lstrip().startswith("<?xml")
+    f_image, c_image = fig.axes[0].images[0], fig.axes[1].images[0]
+    assert f_image.get_array().shape == (16, 7)  # units by time, truncated to max_units
+    assert f_image.get_clim() == (0.0, 1.0)
+    lo, hi = c_image.get_clim()
+    assert lo == -hi == -np.abs(gates["c"][:, :16]).max()
+    ticks = [t.get_text() for t in fig.axes[1].get_xticklabels()]
+    assert ticks == ["a", "b", "\u2423", "c", "\u21b5", "d", "e"]
+
+
+def test_gate_heatmap_rejects_wrong_label_count():
+    with pytest.raises(ValueError, match="labels"):
+        plot.gate_heatmap({"f": np.zeros((3, 2))}, labels="ab")
+
+
+def test_prediction_vs_truth_with_dates(tmp_path):
+    x = np.arange("2020-01-01", "2020-01-11", dtype="datetime64[D]")
+    truth = np.arange(10.0)
+    fig = plot.prediction_vs_truth(truth, {"naive": np.roll(truth, 1)}, x=x,
+                                   path=tmp_path / "p.png")
+    assert is_png(tmp_path / "p.png")
+    labels = [line.get_label() for line in fig.axes[0].get_lines()]
+    assert labels == ["truth", "naive"]
+    with pytest.raises(ValueError, match="predictions"):
+        plot.prediction_vs_truth(truth, {"short": truth[:5]})
