@@ -42,8 +42,8 @@ class GRUCell(Cell):
     gate scales h_prev before the product, so the candidate's product waits
     for r (two products per step).
 
-    Other texts (Cho et al. 2014, Chung et al. 2014, some tutorials) write
-    ``h = z * n + (1 - z) * h_prev``: their z is PyTorch's ``1 - z``. Their
+    Cho et al. (2014) mix the same way. Other texts (Chung et al. 2014, some
+    tutorials) write ``h = z * n + (1 - z) * h_prev``: their z is ``1 - z``. Their
     weights map onto these by negating the update gate's weights and bias,
     ``W_z -> -W_z, b_z -> -b_z``, since ``1 - sigmoid(a) = sigmoid(-a)``.
 
