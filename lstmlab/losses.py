@@ -50,10 +50,9 @@ def _check_class_targets(scores, targets, ignore_index, scores_name):
     return targets, mask
 
 
-def _pick(scores, targets, mask):
-    """``scores[..., targets]`` along the last axis (0 where not counted is irrelevant)."""
-    safe = np.where(mask, targets, 0)  # ignored positions may hold any int, e.g. -100
-    return np.take_along_axis(scores, safe[..., None], axis=-1)[..., 0]
+def _counted_onehot(targets, mask, C, dtype):
+    """onehot(targets) of shape (..., C), with all-zero rows where ``mask`` is False."""
+    return ((np.arange(C) == targets[..., None]) & mask[..., None]).astype(dtype)
 
 
 def cross_entropy(logits, targets, ignore_index=None):
@@ -104,11 +103,9 @@ def cross_entropy(logits, targets, ignore_index=None):
     if K == 0:
         return 0.0, np.zeros_like(logits)
     log_p = log_softmax(logits)  # (..., C)
-    loss = -float(_pick(log_p, targets, mask)[mask].sum()) / K
-    dlogits = np.exp(log_p)  # softmax, (..., C)
-    onehot_rows = np.nonzero(mask)
-    dlogits[onehot_rows + (targets[mask],)] -= 1.0
-    dlogits *= mask[..., None]  # ignored positions: zero gradient
+    onehot = _counted_onehot(targets, mask, logits.shape[-1], logits.dtype)  # (..., C)
+    loss = -float(np.sum(log_p * onehot)) / K
+    dlogits = (np.exp(log_p) - onehot) * mask[..., None]  # softmax - onehot; 0 if ignored
     dlogits /= K
     return loss, dlogits
 
@@ -146,11 +143,12 @@ def nll_loss(log_probs, targets, ignore_index=None):
     """
     targets, mask = _check_class_targets(log_probs, targets, ignore_index, "log_probs")
     K = int(mask.sum())
-    dlog_probs = np.zeros_like(log_probs)
     if K == 0:
-        return 0.0, dlog_probs
-    loss = -float(_pick(log_probs, targets, mask)[mask].sum()) / K
-    dlog_probs[np.nonzero(mask) + (targets[mask],)] = -1.0 / K
+        return 0.0, np.zeros_like(log_probs)
+    onehot = _counted_onehot(targets, mask, log_probs.shape[-1], log_probs.dtype)  # (..., C)
+    loss = -float(np.sum(log_probs * onehot)) / K
+    dlog_probs = np.zeros_like(log_probs)
+    dlog_probs[onehot == 1] = -1.0 / K
     return loss, dlog_probs
 
 
