@@ -173,27 +173,22 @@ def activations_figure(plt):
 # -- gradients through time ----------------------------------------------------------
 
 def gradient_norms(cell, T=60, N=16, seed=0):
-    """||dL/dh_t|| for t = T-1 ... 0 when the loss sees only the last h.
+    """||dL/dh_t|| by steps back from the end, when the loss sees only the last h.
 
-    Runs T steps forward, then backward from a random unit gradient at the last
-    step, and returns the norms of the gradient reaching each earlier state,
-    index k = number of steps back (0 = the last step).
+    Runs the cell over T steps of random inputs with :class:`lstmlab.Recurrent`,
+    backpropagates a random unit gradient given to the final h, and reads the
+    norms the wrapper records (``record_grad_norms=True``). Index k of the
+    result is k steps back (0 = the last step).
     """
     rng = np.random.default_rng(seed)
     xs = rng.standard_normal((T, N, cell.input_size))
-    state = cell.initial_state(N)
-    caches = []
-    for t in range(T):
-        state, cache = cell.step(cell.project(xs[t]), state)
-        caches.append(cache)
+    layer = ll.Recurrent(cell, record_grad_norms=True)
+    _, state = layer.forward(xs)
     dh = rng.standard_normal((N, cell.hidden_size))
     dh /= np.linalg.norm(dh)
-    dstate = cell.join_state([dh] + [np.zeros_like(a) for a in cell.split_state(state)[1:]])
-    norms = []
-    for t in reversed(range(T)):
-        norms.append(np.linalg.norm(cell.split_state(dstate)[0]))
-        _, dstate = cell.backward_step(dstate, caches[t])
-    return np.array(norms)
+    others = [np.zeros_like(a) for a in cell.split_state(state)[1:]]  # no loss on c
+    layer.backward(None, cell.join_state([dh] + others))
+    return layer.grad_norms["h"][::-1]
 
 
 def recurrent_weights(H, sigma, seed=3):
