@@ -71,6 +71,9 @@ def save(model, path, optimizer=None):
 
     Notes
     -----
+    Random generators (dropout masks, data shuffling) are not part of the
+    checkpoint; to resume a run exactly, save ``rng.bit_generator.state`` too.
+
     The bytes go to a temporary file next to ``path`` (so the rename stays on
     one file system), which is flushed and fsync'ed, then ``os.replace``
     moves it over ``path`` in one atomic step. On any error the temporary
