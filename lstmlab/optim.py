@@ -430,7 +430,9 @@ class LRSchedule:
 
     Call ``step()`` once per epoch, after the epoch's optimizer steps, as with
     PyTorch's schedulers. The lr is a closed-form function of the epoch
-    (:meth:`lr_at`), so :meth:`set_epoch` resumes a run at any epoch.
+    (:meth:`lr_at`) and of ``base_lr``, the optimizer's lr when the schedule
+    was created. To resume at epoch e: create the optimizer and the schedule
+    as at the start, load the checkpoint, then ``schedule.set_epoch(e)``.
     """
 
     def __init__(self, optimizer):

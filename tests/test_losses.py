@@ -229,3 +229,22 @@ def test_pair_errors():
         ll.binary_cross_entropy_with_logits(np.zeros(2), np.array([0.0, 2.0]))
     with pytest.raises(ValueError, match="nan"):
         ll.binary_cross_entropy_with_logits(np.zeros(2), np.array([0.0, np.nan]))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_loss_finite_without_warnings_up_to_1e4(dtype):
+    # pyproject turns floating-point warnings (overflow, invalid) into errors
+    rng = np.random.default_rng(0)
+    z = (1e4 * rng.uniform(-1, 1, size=(4, 3, 6))).astype(dtype)
+    z[0, 0] = [1e4, -1e4, 1e4, -1e4, 0, 1e4]
+    targets = rng.integers(0, 6, size=(4, 3))
+    results = [
+        ll.cross_entropy(z, targets),
+        ll.cross_entropy(z, targets, ignore_index=int(targets[0, 0])),
+        ll.nll_loss(ll.log_softmax(z), targets),
+        ll.mse(z, -z),
+        ll.binary_cross_entropy_with_logits(z, (rng.random(z.shape) < 0.5).astype(dtype)),
+    ]
+    for loss, grad in results:
+        assert math.isfinite(loss) and loss >= 0
+        assert grad.dtype == dtype and np.isfinite(grad).all()
