@@ -350,3 +350,17 @@ def test_schedule_errors():
         ll.CosineLR(opt, T_max=0)
     with pytest.raises(TypeError, match="optimizer"):
         ll.StepLR(object(), step_size=2)
+
+
+def test_schedule_resume_recipe():
+    opt = ll.SGD(*make_problem(), lr=0.8)
+    sched = ll.StepLR(opt, step_size=2, gamma=0.5)
+    for _ in range(5):
+        sched.step()
+    state = opt.state_dict()
+    opt2 = ll.SGD(*make_problem(), lr=0.8)
+    sched2 = ll.StepLR(opt2, step_size=2, gamma=0.5)  # created before loading
+    opt2.load_state_dict(state)
+    assert opt2.lr == 0.2
+    sched2.set_epoch(5)
+    assert [sched.step() for _ in range(3)] == [sched2.step() for _ in range(3)]
