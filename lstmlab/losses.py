@@ -50,6 +50,12 @@ def _check_class_targets(scores, targets, ignore_index, scores_name):
     return targets, mask
 
 
+def _picked(scores, targets, mask):
+    """The counted entries ``scores[..., targets]``, a 1-d array of length K."""
+    safe = np.where(mask, targets, 0)  # ignored positions may hold any int, e.g. -100
+    return np.take_along_axis(scores, safe[..., None], axis=-1)[..., 0][mask]
+
+
 def _counted_onehot(targets, mask, C, dtype):
     """onehot(targets) of shape (..., C), with all-zero rows where ``mask`` is False."""
     return ((np.arange(C) == targets[..., None]) & mask[..., None]).astype(dtype)
@@ -103,8 +109,8 @@ def cross_entropy(logits, targets, ignore_index=None):
     if K == 0:
         return 0.0, np.zeros_like(logits)
     log_p = log_softmax(logits)  # (..., C)
+    loss = -float(np.sum(_picked(log_p, targets, mask))) / K
     onehot = _counted_onehot(targets, mask, logits.shape[-1], logits.dtype)  # (..., C)
-    loss = -float(np.sum(log_p * onehot)) / K
     dlogits = (np.exp(log_p) - onehot) * mask[..., None]  # softmax - onehot; 0 if ignored
     dlogits /= K
     return loss, dlogits
@@ -145,10 +151,10 @@ def nll_loss(log_probs, targets, ignore_index=None):
     K = int(mask.sum())
     if K == 0:
         return 0.0, np.zeros_like(log_probs)
+    loss = -float(np.sum(_picked(log_probs, targets, mask))) / K
     onehot = _counted_onehot(targets, mask, log_probs.shape[-1], log_probs.dtype)  # (..., C)
-    loss = -float(np.sum(log_probs * onehot)) / K
     dlog_probs = np.zeros_like(log_probs)
-    dlog_probs[onehot == 1] = -1.0 / K
+    dlog_probs[onehot == 1] = -1.0 / K  # (not -onehot / K, which prints -0.0 elsewhere)
     return loss, dlog_probs
 
 

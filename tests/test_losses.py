@@ -248,3 +248,13 @@ def test_every_loss_finite_without_warnings_up_to_1e4(dtype):
     for loss, grad in results:
         assert math.isfinite(loss) and loss >= 0
         assert grad.dtype == dtype and np.isfinite(grad).all()
+
+
+def test_masked_logits_of_minus_infinity_are_fine():
+    # a common trick: forbid classes with -inf; only the target's log-probability is read
+    logits = np.array([[0.0, -np.inf, 0.0], [-np.inf, 1.0, 1.0]])
+    loss, d = ll.cross_entropy(logits, np.array([0, 2]))
+    assert loss == pytest.approx(math.log(2), abs=1e-15)
+    assert d.tolist() == [[-0.25, 0.0, 0.25], [0.0, 0.25, -0.25]]
+    loss, d = ll.nll_loss(ll.log_softmax(logits), np.array([0, 2]))
+    assert loss == pytest.approx(math.log(2), abs=1e-15)
