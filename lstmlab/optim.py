@@ -88,6 +88,7 @@ class Optimizer:
         self.grads = grads
         self.lr = lr
         self.step_count = 0  # t, the number of steps taken
+        self.state_names = frozenset(params)  # the params this optimizer keeps state for
         self.state = {
             buf: {name: self.initial_buffer(buf, p) for name, p in params.items()}
             for buf in self.buffer_names()
@@ -116,6 +117,12 @@ class Optimizer:
 
     def step(self):
         """Take one optimisation step: every parameter is updated in place."""
+        if self.params.keys() != self.state_names:
+            raise RuntimeError(
+                f"{type(self).__name__}.step: the params dict changed after the optimizer "
+                f"was built (added {sorted(self.params.keys() - self.state_names)}, removed "
+                f"{sorted(self.state_names - self.params.keys())}); build a new optimizer"
+            )
         self.step_count += 1
         for name, p in self.params.items():
             self.update(name, p, self.grads[name])

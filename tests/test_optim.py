@@ -364,3 +364,11 @@ def test_schedule_resume_recipe():
     assert opt2.lr == 0.2
     sched2.set_epoch(5)
     assert [sched.step() for _ in range(3)] == [sched2.step() for _ in range(3)]
+
+
+def test_params_added_after_construction_are_refused_not_ignored():
+    model = ll.Model(head=ll.Linear(2, 2, rng=0))
+    opt = ll.SGD(model.params, model.grads, lr=0.1)
+    model.add("extra", ll.Linear(2, 2, rng=1))
+    with pytest.raises(RuntimeError, match=r"added \['extra.W', 'extra.b'\]"):
+        opt.step()
