@@ -68,6 +68,7 @@ class _RecurrentLayer(Module):
 
     @property
     def dtype(self):
+        """The floating dtype of the parameters and of every input and gradient."""
         return self._dtype
 
     @property
@@ -76,7 +77,15 @@ class _RecurrentLayer(Module):
 
     # -- modes ------------------------------------------------------------------------
     def train(self, mode=True):
-        """Training mode (dropout between layers is on); returns self, like PyTorch."""
+        """Training mode (dropout between layers is on); returns self, like PyTorch.
+
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> gru = ll.GRU(3, 4, num_layers=2, dropout=0.5, rng=0)
+        >>> gru.training, gru.eval().training, gru.train().training
+        (True, False, True)
+        """
         self.training = bool(mode)
         return self
 
@@ -225,6 +234,17 @@ class _RecurrentLayer(Module):
         """Load a PyTorch layer's weights (a dict of NumPy arrays) into the params, in place.
 
         All names, dtypes and shapes are validated before anything is written.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lstmlab as ll
+        >>> a = ll.LSTM(3, 4, bidirectional=True, rng=0)
+        >>> b = ll.LSTM(3, 4, bidirectional=True, rng=1)
+        >>> W = b.params["layers.0.bwd.W_x"]
+        >>> b.load_torch_state_dict(a.torch_state_dict())
+        >>> W is b.params["layers.0.bwd.W_x"], bool(np.array_equal(W, a.params["layers.0.bwd.W_x"]))
+        (True, True)
         """
         load_torch_state_dict(self.torch_cells(), state_dict)
 
