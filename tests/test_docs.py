@@ -3,6 +3,8 @@
 - Every ```python block of a page runs; the blocks of one page run in order in
   one namespace, so a later block may use the names of an earlier one. Every
   block must check something (an ``assert`` or a ``print``).
+- A ```python torch block needs PyTorch (not a dependency): it runs, in page
+  order with the page's other blocks, only where torch is installed.
 - A block fenced as ```text lstmlab/<file>.py quotes that file: each of its
   lines must appear in the file (compared without indentation and without a
   trailing comment; a line ``...`` marks an elision), so a quoted line that
@@ -43,11 +45,10 @@ def test_pages_exist():
     assert expected <= {p.stem for p in PAGES}
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
-def test_python_blocks_run(page, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a block that writes a file writes it here
+def run_blocks(page, info):
+    """Run the blocks of ``page`` matching ``info``, in order, in one namespace."""
     namespace = {"__name__": f"docs_{page.stem}"}
-    for line, _, code in blocks(page, "python"):
+    for line, _, code in blocks(page, info):
         assert "assert" in code or "print(" in code, (
             f"{page.name}:{line}: a code block must check something (assert or print)"
         )
@@ -57,6 +58,22 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
                 exec(compile(code, f"{page.name}:{line}", "exec"), namespace)
             except Exception as exc:  # name the block in the failure
                 raise AssertionError(f"{page.name}: block at line {line} failed: {exc!r}") from exc
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_python_blocks_run(page, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a block that writes a file writes it here
+    run_blocks(page, "python")
+
+
+TORCH_PAGES = [p for p in PAGES if blocks(p, r"python\s+torch")]
+
+
+@pytest.mark.parametrize("page", TORCH_PAGES, ids=[p.name for p in TORCH_PAGES])
+def test_torch_blocks_run(page, tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    run_blocks(page, r"python(\s+torch)?")
 
 
 def _quoted_blocks():
