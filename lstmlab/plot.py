@@ -71,6 +71,20 @@ def _xy(curve):
     return x, y
 
 
+def _set_log_ylim(ax, arrays):
+    """Log-axis limits from the data: a factor of 2 beyond the extremes.
+
+    matplotlib's own autoscaling adds margins in log space, and its tick
+    locator steps past the top decade; both overflow when a diverging run
+    reaches 1e300. Explicit limits, capped at 1e200, don't (a curve beyond
+    leaves the top of the plot).
+    """
+    values = np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays] or [[]])
+    values = values[np.isfinite(values) & (values > 0)]
+    if values.size:
+        ax.set_ylim(max(values.min() / 2, 1e-200), min(values.max() * 2, 1e200))
+
+
 def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", logy=False,
                     title=None, smooth=1, path=None):
     """Loss (or any metric) against training progress, one line per run.
@@ -103,6 +117,9 @@ def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", log
     """
     fig = _new_figure((6.4, 4.0))
     ax = fig.add_subplot()
+    if logy:  # scale and limits first: autoscaling a log axis to 1e300 would overflow
+        ax.set_yscale("log")
+        _set_log_ylim(ax, [_xy(c)[1] for c in curves.values()] + [list((baselines or {}).values())])
     for label, curve in curves.items():
         x, y = _xy(curve)
         if smooth > 1 and len(y) >= smooth:
@@ -115,8 +132,6 @@ def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", log
             ax.plot(x, y, label=label, lw=1.6)
     for label, value in (baselines or {}).items():
         ax.axhline(value, ls="--", lw=1.0, color="0.4", label=label)
-    if logy:
-        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -156,6 +171,8 @@ def grad_norms_through_time(norms, *, title=None, ylabel="norm of dL/dh", path=N
     """
     fig = _new_figure((6.4, 4.0))
     ax = fig.add_subplot()
+    ax.set_yscale("log")
+    _set_log_ylim(ax, list(norms.values()))
     for label, values in norms.items():
         values = np.asarray(values, dtype=float)
         if values.ndim != 1:
@@ -163,7 +180,6 @@ def grad_norms_through_time(norms, *, title=None, ylabel="norm of dL/dh", path=N
         k = np.arange(len(values))[::-1].astype(float)  # steps back from the last step
         keep = values > 0
         ax.plot(k[keep][::-1], values[keep][::-1], label=label, lw=1.6)
-    ax.set_yscale("log")
     ax.set_xlabel("k, steps back from the loss (gradient of h at step T-1-k)")
     ax.set_ylabel(ylabel)
     if title:

@@ -82,3 +82,15 @@ def test_prediction_vs_truth_with_dates(tmp_path):
     assert labels == ["truth", "naive"]
     with pytest.raises(ValueError, match="predictions"):
         plot.prediction_vs_truth(truth, {"short": truth[:5]})
+
+
+def test_log_plots_of_a_diverging_run_save_without_overflow(tmp_path):
+    # a run that blew up reaches 1e300: matplotlib's autoscaling would overflow (warnings are
+    # errors in this test suite), explicit limits must not
+    exploding = np.logspace(0, 300, 50)
+    fig = plot.learning_curves({"no clipping": exploding, "clipped": np.ones(50)}, logy=True,
+                               smooth=5, path=tmp_path / "a.png")
+    lo, hi = fig.axes[0].get_ylim()
+    assert lo == 0.5 and hi == 1e200
+    plot.grad_norms_through_time({"s = 2": exploding}, path=tmp_path / "b.png")
+    assert is_png(tmp_path / "a.png") and is_png(tmp_path / "b.png")
