@@ -72,12 +72,16 @@ class Recurrent(Module):
         dXW_t, ds_step = cell.backward_step(ds_new, cache_t)
         ds     = ds_step + where(m_t, 0, ds)            padding passes ds through
         dxs    = dXW W_x^T,  dW_x += xs^T dXW,  db += sum dXW   (once, after the loop)
+        dW_h  += sum_t h_prev_t^T dXW_t                         (once, after the loop)
 
     The x-part ``x_t W_x + b`` of every gate does not depend on the state, so
     it is computed for all T steps before the loop, as one (T*N, D) x (D, G*H)
     product, and its gradients after the backward loop, as one more. This is
     exact (the same sums, grouped differently) and it moves a third of the
-    work out of the sequential loop.
+    work out of the sequential loop. The recurrent weights' gradient is a sum
+    over steps too, ``dW_h = sum_t h_prev_t^T dXW_t``, so it is also taken once,
+    after the loop, as one (H, T*N) x (T*N, G*H) product
+    (``cell.backward_dW_h``); only ``dh_prev = dXW_t W_h^T`` must stay in the loop.
 
     Variable lengths follow PyTorch's packed sequences: sequence n has
     ``lengths[n]`` real steps, ``0 <= lengths[n] <= T``, in any order. Its
@@ -276,12 +280,16 @@ class Recurrent(Module):
             if norms is not None:
                 for norm, d in zip(norms, ds_new):
                     norm[t] = np.linalg.norm(d)
-            dxw[t], dstate_prev = cell.backward_step(cell.join_state(ds_new), caches[t])
+            # dW_h waits for the loop's end: one product over all steps (defer_dW_h)
+            dxw[t], dstate_prev = cell.backward_step(
+                cell.join_state(ds_new), caches[t], defer_dW_h=True
+            )
             ds = list(cell.split_state(dstate_prev))
             if valid is not None:
                 ds = [d + skip for d, skip in zip(ds, ds_skip)]
         if norms is not None:
             self.grad_norms = dict(zip("hc", norms))
+        cell.backward_dW_h(caches, dxw)  # dW_h = sum_t h_prev_t^T dxw_t, one product
         dxs = cell.backward_project(dxw, xs)  # (T, N, D), and dW_x, db for all steps at once
         return dxs, cell.join_state(ds)
 
