@@ -151,6 +151,32 @@ def gru_cell_figure(plt):
     return fig
 
 
+def unrolled_figure(plt, T=4):
+    """The unrolled graph: one cell, T copies, forward in black, BPTT in red."""
+    import matplotlib.patches as mpatches
+
+    fig, ax = plt.subplots(figsize=(9.5, 3.6))
+    nodes = {"s0": (0.3, 1.5, "s_0", "io")}
+    edges = []
+    for t in range(1, T + 1):
+        x = 2.3 * t
+        nodes[f"x{t}"] = (x, 0.0, f"x_{t}", "io")
+        nodes[f"cell{t}"] = (x, 1.5, "cell\n(W_x, W_h, b)", "affine")
+        nodes[f"h{t}"] = (x, 3.0, f"h_{t}  -> loss", "io")
+        edges += [(f"x{t}", f"cell{t}", ""), (f"cell{t}", f"h{t}", "")]
+        edges.append((f"cell{t - 1}" if t > 1 else "s0", f"cell{t}", f"s_{t - 1}" if t > 1 else ""))
+    draw_graph(ax, nodes, edges, "Unrolled in time: the same cell and weights at every step",
+               (-0.5, 2.3 * T + 1.0), (-0.8, 3.4))
+    for t in range(T, 1, -1):  # the backward: ds flows right to left
+        x0, x1 = 2.3 * t - 0.45, 2.3 * (t - 1) + 0.45
+        ax.add_patch(mpatches.FancyArrowPatch((x0, 1.05), (x1, 1.05), arrowstyle="-|>",
+                                              mutation_scale=12, color="#b4637a", lw=1.3,
+                                              ls="--", connectionstyle="arc3,rad=-0.35"))
+    ax.text(2.3 * T / 2 + 1.15, -0.55, "dashed, right to left: BPTT, "
+            "ds_{t-1} = backward_step(ds_t + dh_t)", color="#b4637a", ha="center", fontsize=9.5)
+    return fig
+
+
 def activations_figure(plt):
     a = np.linspace(-6, 6, 400)
     s, t = ll.sigmoid(a), ll.tanh(a)
@@ -236,6 +262,7 @@ FIGURES = {
     "rnn_cell.png": rnn_cell_figure,
     "lstm_cell.png": lstm_cell_figure,
     "gru_cell.png": gru_cell_figure,
+    "unrolled.png": unrolled_figure,
     "activations.png": activations_figure,
     "vanishing.png": vanishing_figure,
 }
