@@ -191,6 +191,7 @@ def activations_figure(plt):
     ax1.plot(a, ll.dtanh(t), label="tanh' = 1 - t^2 <= 1", color="#286983", lw=2)
     ax1.set_xlabel("pre-activation a")
     ax1.set_title("their derivatives (read from the outputs)")
+    ax1.set_ylim(-0.05, 1.4)  # room for the legend above the peak
     ax1.legend(fontsize=8.5, loc="upper right")
     fig.tight_layout()
     return fig
