@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_float_array", "check_int_array", "check_shape", "check_positive_int"]
+__all__ = [
+    "check_float_array", "check_int_array", "check_shape", "check_positive_int",
+    "check_float_dtype",
+]
 
 
 def _describe(x):
@@ -63,8 +66,18 @@ def check_int_array(name, x):
     Traceback (most recent call last):
     ...
     TypeError: ids: expected an integer array, got an array of shape (1,) and dtype float64
+    >>> check_int_array("ids", [[1, 2], [3]])
+    Traceback (most recent call last):
+    ...
+    ValueError: ids: expected an integer array, got a ragged list (rows of unequal lengths)
     """
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # NumPy >= 1.24 refuses ragged nested sequences
+        raise ValueError(
+            f"{name}: expected an integer array, got a ragged {type(x).__name__} "
+            "(rows of unequal lengths)"
+        ) from err
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name}: expected an integer array, got {_describe(arr)}")
     return arr
@@ -104,3 +117,26 @@ def check_positive_int(name, value, minimum=1):
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_float_dtype(name, dtype):
+    """Check that ``dtype`` names a floating dtype; return it as an ``np.dtype``.
+
+    Examples
+    --------
+    >>> check_float_dtype("dtype", "float32")
+    dtype('float32')
+    >>> check_float_dtype("dtype", np.int32)
+    Traceback (most recent call last):
+    ...
+    TypeError: dtype: expected a floating dtype such as np.float64, got int32
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(
+            f"{name}: expected a floating dtype such as np.float64, got {dtype!r}"
+        ) from err
+    if not np.issubdtype(dt, np.floating):
+        raise TypeError(f"{name}: expected a floating dtype such as np.float64, got {dt}")
+    return dt

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_float_array, check_int_array, check_positive_int, check_shape
+from .checks import (
+    check_float_array,
+    check_float_dtype,
+    check_int_array,
+    check_positive_int,
+    check_shape,
+)
 from .init import as_generator
 from .module import Module
 
@@ -67,9 +73,7 @@ class Embedding(Module):
         super().__init__()
         self.num_embeddings = check_positive_int("num_embeddings", num_embeddings)
         self.embedding_dim = check_positive_int("embedding_dim", embedding_dim)
-        self._dtype = np.dtype(dtype)
-        if not np.issubdtype(self._dtype, np.floating):
-            raise TypeError(f"dtype: expected a floating dtype such as np.float64, got {dtype}")
+        self._dtype = check_float_dtype("dtype", dtype)
         V = self.num_embeddings
         if padding_idx is not None:
             if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_float_array, check_positive_int, check_shape
+from .checks import check_float_array, check_float_dtype, check_positive_int, check_shape
 from .gru import GRUCell
 from .init import as_generator
 from .interop import load_torch_state_dict, torch_grads, torch_state_dict
@@ -38,6 +38,10 @@ class _RecurrentLayer(Module):
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float, np.integer,
+                                                                np.floating)):
+            raise TypeError(f"dropout: expected a probability in [0, 1), got "
+                            f"{type(dropout).__name__} {dropout!r}")
         dropout = float(dropout)
         if not 0.0 <= dropout < 1.0:
             raise ValueError(
@@ -50,7 +54,7 @@ class _RecurrentLayer(Module):
         self.bidirectional = bool(bidirectional)
         self.num_directions = 2 if self.bidirectional else 1
         self.rng = as_generator(rng)
-        self._dtype = np.dtype(dtype)
+        self._dtype = check_float_dtype("dtype", dtype)
         self.training = True
         self.layers = []  # layers[l][d]: the Recurrent of layer l, direction d (0 fwd, 1 bwd)
         self._cache = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_float_array, check_positive_int, check_shape
+from .checks import check_float_array, check_float_dtype, check_positive_int, check_shape
 from .init import as_generator, uniform
 from .module import Module
 
@@ -66,9 +66,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_positive_int("in_features", in_features)
         self.out_features = check_positive_int("out_features", out_features)
-        self._dtype = np.dtype(dtype)
-        if not np.issubdtype(self._dtype, np.floating):
-            raise TypeError(f"dtype: expected a floating dtype such as np.float64, got {dtype}")
+        self._dtype = check_float_dtype("dtype", dtype)
         self.bias = bool(bias)
         rng = as_generator(rng)
         bound = 1.0 / np.sqrt(self.in_features)
