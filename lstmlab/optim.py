@@ -24,6 +24,7 @@ exactly (see :func:`lstmlab.save`).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -33,12 +34,14 @@ __all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR
 
 
 def _check_range(name, value, low=0.0, high=math.inf, high_open=False):
-    """A real number in [low, high] (or [low, high)); return it as a float."""
+    """A finite real number in [low, high] (or [low, high)); return it as a float."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
     value = float(value)
-    inside = math.isfinite(value) and low <= value < high if high_open else low <= value <= high
-    if not inside:
+    inside = low <= value < high if high_open else low <= value <= high
+    if not (inside and math.isfinite(value)):  # an inf lr or decay turns every weight into nan
+        if high == math.inf:
+            raise ValueError(f"{name}: expected a finite number >= {low}, got {value}")
         bracket = ")" if high_open else "]"
         raise ValueError(f"{name}: expected a value in [{low}, {high}{bracket}, got {value}")
     return value
@@ -76,9 +79,11 @@ class Optimizer:
             if not isinstance(p, np.ndarray) or not np.issubdtype(p.dtype, np.floating):
                 raise TypeError(f"params[{name!r}]: expected a floating ndarray, got {p!r:.60}")
             if not isinstance(g, np.ndarray) or g.shape != p.shape or g.dtype != p.dtype:
+                got = (f"shape {g.shape} and dtype {g.dtype}" if isinstance(g, np.ndarray)
+                       else f"a {type(g).__name__}")
                 raise ValueError(
                     f"grads[{name!r}]: expected an array of shape {p.shape} and dtype {p.dtype} "
-                    f"like its parameter, got {getattr(g, 'shape', g)!r}"
+                    f"like its parameter, got {got}"
                 )
             if id(p) in seen:
                 # the same array twice would be updated twice per step
@@ -149,6 +154,10 @@ class Optimizer:
 
     def state_dict_problems(self, state):
         """Every way ``state`` differs from what :meth:`load_state_dict` expects (a list of str)."""
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state: expected a dict of arrays from state_dict(), got {type(state).__name__}"
+            )
         expected = self.state_dict()
         problems = [f"missing {key!r}" for key in expected if key not in state]
         problems += [f"unexpected {key!r}" for key in state if key not in expected]
@@ -160,8 +169,9 @@ class Optimizer:
                 problems.append(f"{key!r}: shape {got.shape}, expected {want.shape}")
             elif got.dtype != want.dtype:
                 problems.append(f"{key!r}: dtype {got.dtype}, expected {want.dtype}")
-        if not problems and (state["step"] < 0 or not state["lr"] >= 0):
-            problems.append(f"'step' and 'lr' must be >= 0, got {state['step']}, {state['lr']}")
+        if not problems and (state["step"] < 0 or not 0 <= state["lr"] < math.inf):
+            problems.append(f"'step' must be >= 0 and 'lr' finite and >= 0, "
+                            f"got {state['step']}, {state['lr']}")
         return problems
 
     def load_state_dict(self, state):
@@ -285,7 +295,7 @@ class Adam(Optimizer):
 
     def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False):
-        if len(betas) != 2:
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
         self.beta1 = _check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
         self.beta2 = _check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
