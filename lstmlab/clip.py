@@ -32,7 +32,14 @@ __all__ = ["clip_grad_norm", "clip_grad_value"]
 
 
 def _named_arrays(grads):
-    """(name, array) pairs from a dict of gradients or an iterable of arrays."""
+    """(name, array) pairs from a dict of gradients, an iterable of arrays or one array."""
+    if isinstance(grads, np.ndarray):
+        grads = [grads]  # one gradient, as torch accepts one tensor (not its rows)
+    if not isinstance(grads, dict) and not hasattr(grads, "__iter__"):
+        raise TypeError(
+            f"grads: expected a dict of gradient arrays (model.grads) or a list of arrays, "
+            f"got {type(grads).__name__}"
+        )
     items = grads.items() if isinstance(grads, dict) else enumerate(grads)
     pairs = [(str(name), g) for name, g in items]
     for name, g in pairs:
@@ -65,7 +72,7 @@ def clip_grad_norm(grads, max_norm, error_if_nonfinite=True):
 
     Parameters
     ----------
-    grads : dict[str, ndarray] or iterable of ndarray
+    grads : dict[str, ndarray], iterable of ndarray, or one ndarray
         ``model.grads``; modified in place.
     max_norm : float, > 0
     error_if_nonfinite : bool
@@ -122,7 +129,7 @@ def clip_grad_value(grads, clip_value):
 
     Parameters
     ----------
-    grads : dict[str, ndarray] or iterable of ndarray
+    grads : dict[str, ndarray], iterable of ndarray, or one ndarray
         Modified in place.
     clip_value : float, > 0
 
