@@ -23,6 +23,8 @@ import zipfile
 
 import numpy as np
 
+from .optim import Optimizer
+
 __all__ = ["save", "load"]
 
 _FORMAT = 1
@@ -37,6 +39,24 @@ def _params_of(model):
             f"got {type(model).__name__}"
         )
     return params
+
+
+def _fspath(path):
+    """``path`` as a str (or bytes); TypeError naming the argument otherwise."""
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise TypeError(
+            f"path: expected a str or os.PathLike (a file name), got {type(path).__name__}"
+        ) from None
+
+
+def _check_optimizer(optimizer):
+    if optimizer is not None and not isinstance(optimizer, Optimizer):
+        raise TypeError(
+            f"optimizer: expected an lstmlab Optimizer (SGD, Adam, ...) or None, "
+            f"got {type(optimizer).__name__}"
+        )
 
 
 def _archive_arrays(model, optimizer):
@@ -90,8 +110,9 @@ def save(model, path, optimizer=None):
     >>> sorted(np.load(path).files)
     ['meta/format', 'params/W', 'params/b']
     """
+    _check_optimizer(optimizer)
     arrays = _archive_arrays(model, optimizer)
-    path = os.fspath(path)
+    path = _fspath(path)
     directory, base = os.path.split(os.path.abspath(path))
     tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
     # O_EXCL: never reuse someone else's file; mode 0o666 lets the umask decide, as open() does
@@ -126,7 +147,8 @@ def _fsync_directory(directory):
 
 def _read_archive(path):
     """Every array of the .npz at ``path``, read into memory; ValueError if it is not one."""
-    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path}: not an .npz archive (empty, truncated or another format)")
     arrays = {}
@@ -182,9 +204,13 @@ def load(model, path, optimizer=None):
 
     Raises
     ------
+    FileNotFoundError
+        No file at ``path``.
     ValueError
         Not an .npz, truncated, corrupt, holding a pickled object array, or not
         matching the model/optimizer.
+    TypeError
+        ``model``, ``path`` or ``optimizer`` of the wrong kind.
 
     Examples
     --------
@@ -207,7 +233,14 @@ def load(model, path, optimizer=None):
       param 'b': shape (2,) in the file, (4,) expected
     """
     params = _params_of(model)
-    path = os.fspath(path)
+    for name, p in params.items():
+        if not isinstance(p, np.ndarray):
+            raise TypeError(
+                f"model: params[{name!r}] is a {type(p).__name__}; load writes into arrays "
+                "in place, so every parameter must be an ndarray"
+            )
+    _check_optimizer(optimizer)
+    path = _fspath(path)
     archive = _read_archive(path)
     saved_params = {k[len("params/"):]: v for k, v in archive.items() if k.startswith("params/")}
     problems = _differences(params, saved_params, "param")
