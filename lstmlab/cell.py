@@ -94,6 +94,9 @@ class Cell(Module):
     def backward_dW_h(self, caches, dxws):
         """Accumulate dW_h for many steps with one product (after ``defer_dW_h=True``).
 
+        Call it once after ``backward_step(..., defer_dW_h=True)`` for every step;
+        it adds every gradient that ``defer_dW_h`` left out.
+
         Parameters
         ----------
         caches : sequence of T step caches

@@ -129,8 +129,8 @@ class GRUCell(Cell):
     def backward_step(self, dh, cache, *, defer_dW_h=False):
         """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h, db_hn.
 
-        ``da`` (N, 3H) is the gradient of ``xw``. With ``defer_dW_h=True`` dW_h
-        is left to :meth:`backward_dW_h`.
+        ``da`` (N, 3H) is the gradient of ``xw``. With ``defer_dW_h=True`` the
+        recurrent parameters' gradients (dW_h, db_hn) are left to :meth:`backward_dW_h`.
         """
         H = self.hidden_size
         h_prev, r, z, n, hn = cache[1:]
@@ -144,10 +144,10 @@ class GRUCell(Cell):
             np.multiply(da_n * hn, dsigmoid(r), out=da_r)
             dhw = da.copy()  # gradient of h_prev W_h: r and z as for x, n scaled by r
             dhw[:, 2 * H :] *= r
-            if self.bias:
-                grads["b_hn"] += dhw[:, 2 * H :].sum(axis=0)
             if not defer_dW_h:
                 grads["W_h"] += h_prev.T @ dhw
+                if self.bias:
+                    grads["b_hn"] += dhw[:, 2 * H :].sum(axis=0)
             dh_prev += dhw @ W_h.T
         else:
             drh = da_n @ W_h[:, 2 * H :].T  # d(r * h_prev)
@@ -159,10 +159,11 @@ class GRUCell(Cell):
         return da, dh_prev
 
     def backward_dW_h(self, caches, dxws):
-        """Accumulate dW_h for many steps with one product per block (see Cell.backward_dW_h).
+        """Accumulate dW_h (and db_hn) for many steps at once (see Cell.backward_dW_h).
 
-        Reset after: the gradient of ``h_prev W_h`` is dxw with its n columns
-        scaled by r. Reset before: the n block multiplies ``r * h_prev`` instead.
+        Reset after: the gradient of ``h_prev W_h + [0, 0, b_hn]`` is dxw with
+        its n columns scaled by r. Reset before: the n block multiplies
+        ``r * h_prev`` instead of ``h_prev``.
         """
         if len(caches) == 0:
             return
@@ -173,7 +174,10 @@ class GRUCell(Cell):
         dW_h[:, : 2 * H] += h_prev.T @ dxw[:, : 2 * H]
         if self.reset_after:
             r = np.stack([cache.r for cache in caches]).reshape(-1, H)
-            dW_h[:, 2 * H :] += h_prev.T @ (dxw[:, 2 * H :] * r)
+            dhn = dxw[:, 2 * H :] * r  # (T*N, H) gradient of h_prev W_hn + b_hn
+            dW_h[:, 2 * H :] += h_prev.T @ dhn
+            if self.bias:
+                self.grads["b_hn"] += dhn.sum(axis=0)
         else:
             rh = np.stack([cache.hn for cache in caches]).reshape(-1, H)  # r * h_prev
             dW_h[:, 2 * H :] += rh.T @ dxw[:, 2 * H :]

@@ -32,6 +32,7 @@ class LSTMCache(NamedTuple):
     o: np.ndarray  # (N, H) output gate
     c: np.ndarray  # (N, H) new cell
     tanh_c: np.ndarray  # (N, H)
+    gates: np.ndarray  # (N, G*H) the gate values side by side; i, f, g, o are views into it
 
 
 class LSTMCell(Cell):
@@ -132,6 +133,15 @@ class LSTMCell(Cell):
         self.num_gates = 3 if self.coupled else 4
         # The gates' column slices, looked up once: a step is called T times.
         self._s = {gate: self.gate_slice(gate) for gate in self.gates}
+        # sigmoid(a) = (1 + tanh(a / 2)) / 2, so one tanh call serves all four gates:
+        # scale the sigmoid columns by 1/2 before it and map them to [0, 1] after it,
+        # leaving g = tanh(a_g) as it is (see step). _beta, _gamma: the derivatives.
+        self._half = np.full(self.num_gates * hidden_size, 0.5, dtype=self.dtype)
+        self._half[self._s["g"]] = 1.0  # (G*H,) 1/2 on sigmoid columns, 1 on g
+        self._shift = np.full_like(self._half, 0.5)
+        self._shift[self._s["g"]] = 0.0  # (G*H,) 1/2 on sigmoid columns, 0 on g
+        self._beta = 2.0 * self._shift  # 1 on sigmoid columns, 0 on g
+        self._gamma = 1.0 - self._beta  # 0 on sigmoid columns, 1 on g
         D, H, G = self.input_size, self.hidden_size, self.num_gates
         self.add_param("W_x", pytorch_uniform((D, G * H), H, self.rng, self.dtype))
         self.add_param("W_h", pytorch_uniform((H, G * H), H, self.rng, self.dtype))
@@ -194,20 +204,21 @@ class LSTMCell(Cell):
                 a[:, s["i"]] += c_prev * p["p_i"]
             a[:, s["f"]] += c_prev * p["p_f"]
             a_o = a[:, s["o"]].copy()  # o also needs the new cell
-        g = tanh(a[:, s["g"]])
-        # Every gate but g is a sigmoid: apply it to all columns in one call (the
-        # g columns are wasted work, but fewer NumPy calls is faster at small sizes).
-        gates = sigmoid(a, out=a)
-        f = gates[:, s["f"]]
+        # All gates with ONE tanh call: sigmoid(a) = (1 + tanh(a/2)) / 2 on the
+        # i, f, o columns, plain tanh(a) on the g columns (_half and _shift say which).
+        a *= self._half
+        gates = tanh(a, out=a)
+        gates *= self._half
+        gates += self._shift  # (N, G*H): [i f g o] side by side
+        f, g, o = gates[:, s["f"]], gates[:, s["g"]], gates[:, s["o"]]
         i = 1.0 - f if self.coupled else gates[:, s["i"]]
-        c = f * c_prev + i * g
+        c = f * c_prev
+        c += i * g  # c = f * c_prev + i * g
         if self.peephole:
-            o = sigmoid(a_o + c * p["p_o"])  # (Gers & Schmidhuber: o peeks at the new c)
-        else:
-            o = gates[:, s["o"]]
+            o[...] = sigmoid(a_o + c * p["p_o"])  # (Gers & Schmidhuber: o peeks at the new c)
         tanh_c = tanh(c)
         h = o * tanh_c
-        return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c)
+        return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c, gates)
 
     def backward_step(self, dstate, cache, *, defer_dW_h=False):
         """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*.
@@ -217,27 +228,37 @@ class LSTMCell(Cell):
         :meth:`backward_dW_h`.
         """
         dh, dc = dstate
-        h_prev, c_prev, i, f, g, o, c, tanh_c = cache[1:]
+        _, h_prev, c_prev, i, f, g, o, c, tanh_c, gates = cache
         p, grads, s = self.params, self.grads, self._s
-        da = np.empty((dh.shape[0], self.num_gates * self.hidden_size), dtype=dh.dtype)
-        da_o = da[:, s["o"]]
-        np.multiply(dh * tanh_c, dsigmoid(o), out=da_o)  # do * o(1-o)
-        dc_all = dc + dh * o * dtanh(tanh_c)  # dc from the next step + from h
+        # First the gradients of the gate VALUES, written side by side into da ...
+        da = np.empty_like(gates)  # (N, G*H)
+        do = np.multiply(dh, tanh_c, out=da[:, s["o"]])  # h = o * tanh(c)
+        dc_all = dh * o
+        dc_all *= dtanh(tanh_c)
+        dc_all += dc  # dL/dc: through h, plus from the next step
         if self.peephole:
+            da_o = do * dsigmoid(o)  # o = sigmoid(a_o + p_o * c) also depends on c
             dc_all += da_o * p["p_o"]
             grads["p_o"] += (da_o * c).sum(axis=0)
-        da_f = da[:, s["f"]]
-        df = dc_all * (c_prev - g) if self.coupled else dc_all * c_prev  # coupled: di = -df
-        np.multiply(df, dsigmoid(f), out=da_f)
-        np.multiply(dc_all * i, dtanh(g), out=da[:, s["g"]])
+        np.multiply(dc_all, c_prev, out=da[:, s["f"]])  # c = f * c_prev + i * g
+        np.multiply(dc_all, i, out=da[:, s["g"]])
+        if self.coupled:
+            da[:, s["f"]] -= dc_all * g  # i = 1 - f: di flows into df with a minus
+        else:
+            np.multiply(dc_all, g, out=da[:, s["i"]])
+        # ... then times the activations' derivatives, all columns at once:
+        # sigmoid' = s (1 - s) and tanh' = 1 - g^2 are both gates * (beta - gates) + gamma.
+        dact = self._beta - gates
+        dact *= gates
+        dact += self._gamma
+        da *= dact  # (N, G*H): gradients of the pre-activations a
         dc_prev = dc_all * f
-        if not self.coupled:
-            da_i = da[:, s["i"]]
-            np.multiply(dc_all * g, dsigmoid(i), out=da_i)
         if self.peephole:
+            da_f = da[:, s["f"]]
             dc_prev += da_f * p["p_f"]
             grads["p_f"] += (da_f * c_prev).sum(axis=0)
             if not self.coupled:
+                da_i = da[:, s["i"]]
                 dc_prev += da_i * p["p_i"]
                 grads["p_i"] += (da_i * c_prev).sum(axis=0)
         if not defer_dW_h:
