@@ -60,6 +60,7 @@ import os
 import platform
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 
@@ -169,6 +170,23 @@ def _cpu_model():
     return platform.processor() or "unknown"
 
 
+def _lstmlab_version():
+    """The package version, and the git commit when run from a clone (+ if lstmlab/ is edited)."""
+    from . import __version__
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root,
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "lstmlab"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = dirty = ""
+    if not commit:
+        return __version__
+    return f"{__version__}, git {commit}" + (" + uncommitted changes in lstmlab/" if dirty else "")
+
+
 def _blas_name():
     """The BLAS NumPy was built with, from ``np.show_config``."""
     try:
@@ -221,6 +239,7 @@ def machine_info(argv, threads, torch, torch_status="not found (lstmlab figures 
     return {
         "machine": f"{platform.platform()}; {_cpu_model()}; {os.cpu_count()} cores",
         "python": platform.python_version(),
+        "lstmlab": _lstmlab_version(),
         "numpy": f"{np.__version__}, BLAS {_blas_name()}, BLAS threads "
                  + ("unknown" if blas_threads is None else str(blas_threads)),
         "torch": torch.__version__ if torch is not None else torch_status,
