@@ -21,8 +21,10 @@ def _describe(x):
     return f"a {type(x).__name__}"
 
 
-def check_float_array(name, x, ndim=None, dtype=None):
+def check_float_array(name, x, ndim=None, dtype=None, dtype_of="the parameters'"):
     """Check that ``x`` is a floating ndarray with ``ndim`` dimensions and ``dtype``.
+
+    ``dtype_of`` says in the message whose dtype ``dtype`` is.
 
     Raises
     ------
@@ -44,7 +46,7 @@ def check_float_array(name, x, ndim=None, dtype=None):
         raise TypeError(f"{name}: expected a floating-point array, got {_describe(x)}")
     if dtype is not None and x.dtype != dtype:
         raise TypeError(
-            f"{name}: expected dtype {np.dtype(dtype)} (the parameters' dtype), got {x.dtype}; "
+            f"{name}: expected dtype {np.dtype(dtype)} ({dtype_of} dtype), got {x.dtype}; "
             f"convert with {name}.astype(np.{np.dtype(dtype)})"
         )
     if ndim is not None and x.ndim != ndim:

@@ -161,7 +161,7 @@ def nll_loss(log_probs, targets, ignore_index=None):
 def _check_pair(name_a, a, name_b, b):
     """Two floating arrays of the same shape and dtype, with at least one element."""
     check_float_array(name_a, a)
-    check_float_array(name_b, b, dtype=a.dtype)
+    check_float_array(name_b, b, dtype=a.dtype, dtype_of=f"{name_a}'s")
     check_shape(name_b, b, a.shape, f"{a.shape} (the shape of {name_a})")
     if a.size == 0:
         raise ValueError(f"{name_a}: expected at least one element, got shape {a.shape}")
