@@ -80,6 +80,8 @@ def check_int_array(name, x):
             f"{name}: expected an integer array, got a ragged {type(x).__name__} "
             "(rows of unequal lengths)"
         ) from err
+    if arr.size == 0 and not isinstance(x, np.ndarray):
+        arr = arr.astype(np.int64)  # np.asarray([]) is float64, but [] holds no float id
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(f"{name}: expected an integer array, got {_describe(arr)}")
     return arr

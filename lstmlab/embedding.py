@@ -98,7 +98,8 @@ class Embedding(Module):
         Parameters
         ----------
         ids : int array-like, any shape (...)
-            Every id in [0, V).
+            Every id in [0, V). A scalar id gives one vector (E,); empty ids
+            (``[]`` too) give an empty (..., E) array and add nothing in backward.
 
         Returns
         -------

@@ -118,6 +118,15 @@ class _RecurrentLayer(Module):
             backward along the last axis, both in the original time order.
         state : h_n, ndarray (L*dirs, N, H); for LSTM ``LSTMState(h_n, c_n)``
             Entry ``l*dirs + d`` belongs to layer l, direction d.
+
+        Notes
+        -----
+        Edge sizes are defined, not errors: with T = 0 ``out`` is empty and
+        the state is the initial one (zeros when ``state`` is None); with
+        N = 0 every array is empty along N; a sequence of length 0 has zero
+        outputs, its final state is its initial state, and backward passes
+        its ``dstate`` straight to its ``dstate0``. H = 1 and T = 1 work as
+        any other size.
         """
         check_float_array("x", x, ndim=3, dtype=self.dtype)
         layout = "(N, T, D)" if self.batch_first else "(T, N, D)"

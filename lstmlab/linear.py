@@ -85,6 +85,9 @@ class Linear(Module):
         Parameters
         ----------
         x : ndarray, shape (..., D_in), the parameters' dtype
+            Any leading shape: none (one vector (D_in,)), or an empty one
+            (N = 0, T = 0), which gives an empty ``y`` and adds nothing to
+            the gradients in backward.
 
         Returns
         -------

@@ -93,8 +93,9 @@ def cross_entropy(logits, targets, ignore_index=None):
     -----
     Equals ``torch.nn.functional.cross_entropy(..., reduction="mean",
     ignore_index=...)`` with the classes moved to axis 1. When no target counts
-    (all are ``ignore_index``) PyTorch returns nan (0/0); we return a loss of
-    0.0 and a zero gradient, so a batch of pure padding changes nothing.
+    (all are ``ignore_index``, or there are none: N = 0) PyTorch returns nan
+    (0/0); we return a loss of 0.0 and a zero gradient, so a batch of pure
+    padding changes nothing.
 
     Examples
     --------
@@ -132,7 +133,8 @@ def nll_loss(log_probs, targets, ignore_index=None):
     log_probs : ndarray, shape (..., C)
     targets : int array, shape (...)
     ignore_index : int, optional
-        As in :func:`cross_entropy` (no counted target gives 0.0 and a zero gradient).
+        As in :func:`cross_entropy` (no counted target, or N = 0, gives 0.0
+        and a zero gradient).
 
     Returns
     -------
@@ -179,7 +181,9 @@ def mse(pred, target):
     ----------
     pred, target : ndarray, same shape and dtype
         PyTorch would broadcast different shapes (with a warning); a shape
-        mismatch is almost always a bug, so it is an error here.
+        mismatch is almost always a bug, so it is an error here. Empty arrays
+        are refused with ValueError: the mean of nothing is undefined
+        (PyTorch returns nan).
 
     Returns
     -------
@@ -218,6 +222,7 @@ def binary_cross_entropy_with_logits(logits, targets):
     targets : ndarray, shape and dtype of ``logits``
         Probabilities in [0, 1] (0/1 labels, or soft labels). Integer or bool
         labels are refused: convert with ``targets.astype(logits.dtype)``.
+        Empty arrays are refused with ValueError, as for :func:`mse`.
 
     Returns
     -------
