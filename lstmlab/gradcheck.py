@@ -172,6 +172,20 @@ def check_gradients(forward, backward, inputs, names, params=None, grads=None, h
     Returns
     -------
     GradReport
+
+    Examples
+    --------
+    y = x * w, checked for the input x and the parameter w:
+
+    >>> x, w, dw = np.array([1.0, -2.0]), np.array([3.0, 0.5]), np.zeros(2)
+    >>> def forward(x):
+    ...     return x * w, x                      # (out, ctx)
+    >>> def backward(dy, x):
+    ...     dw[...] += dy * x                    # accumulate like every lstmlab backward
+    ...     return (dy * w,)                     # one gradient per input
+    >>> report = check_gradients(forward, backward, (x,), ("x",), {"w": w}, {"w": dw})
+    >>> sorted(report), report.max_error < 1e-9
+    (['w', 'x'], True)
     """
     params = params if params is not None else {}
     grads = grads if grads is not None else {}

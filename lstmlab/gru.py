@@ -14,7 +14,18 @@ __all__ = ["GRUCell", "GRUCache"]
 
 
 class GRUCache(NamedTuple):
-    """What one GRU step keeps for its backward: the equations' symbols."""
+    """What one GRU step keeps for its backward: the equations' symbols.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cell = GRUCell(2, 3, rng=0)
+    >>> h, cache = cell.forward(np.ones((1, 2)), cell.initial_state(1))
+    >>> cache._fields
+    ('x', 'h_prev', 'r', 'z', 'n', 'hn')
+    >>> bool(np.allclose(h, (1 - cache.z) * cache.n + cache.z * cache.h_prev))
+    True
+    """
 
     x: Optional[np.ndarray]  # (N, D) (None when the wrapper keeps the inputs)
     h_prev: np.ndarray  # (N, H)

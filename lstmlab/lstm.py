@@ -14,14 +14,36 @@ __all__ = ["LSTMCell", "LSTMState", "LSTMCache"]
 
 
 class LSTMState(NamedTuple):
-    """The two halves of an LSTM's state: the output h and the cell c, each (N, H)."""
+    """The two halves of an LSTM's state: the output h and the cell c, each (N, H).
+
+    A NamedTuple, so ``h, c = state`` unpacks it and ``state.h`` names it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> state = LSTMState(h=np.zeros((2, 3)), c=np.ones((2, 3)))
+    >>> h, c = state
+    >>> c.shape, state.c is c
+    ((2, 3), True)
+    """
 
     h: np.ndarray
     c: np.ndarray
 
 
 class LSTMCache(NamedTuple):
-    """What one LSTM step keeps for its backward: the equations' symbols."""
+    """What one LSTM step keeps for its backward: the equations' symbols.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cell = LSTMCell(2, 3, rng=0)
+    >>> state, cache = cell.forward(np.ones((1, 2)), cell.initial_state(1))
+    >>> cache._fields
+    ('x', 'h_prev', 'c_prev', 'i', 'f', 'g', 'o', 'c', 'tanh_c', 'gates')
+    >>> bool(np.allclose(state.c, cache.f * cache.c_prev + cache.i * cache.g))
+    True
+    """
 
     x: Optional[np.ndarray]  # (N, D) (None when the wrapper keeps the inputs)
     h_prev: np.ndarray  # (N, H)

@@ -60,6 +60,19 @@ class Optimizer:
         Same keys, shapes and dtypes (``model.params``, ``model.grads``).
     lr : float
         The learning rate, >= 0; a plain attribute you may change between steps.
+
+    Examples
+    --------
+    A subclass writes one parameter's update; plain gradient descent:
+
+    >>> import numpy as np
+    >>> class Descent(Optimizer):
+    ...     def update(self, name, p, g):
+    ...         p -= self.lr * g
+    >>> params, grads = {"w": np.array([1.0, 2.0])}, {"w": np.array([0.5, -1.0])}
+    >>> Descent(params, grads, lr=0.1).step()
+    >>> params["w"]
+    array([0.95, 2.1 ])
     """
 
     def __init__(self, params, grads, lr):

@@ -14,7 +14,16 @@ __all__ = ["RNNCell", "RNNCache"]
 
 
 class RNNCache(NamedTuple):
-    """What one RNN step keeps for its backward."""
+    """What one RNN step keeps for its backward.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cell = RNNCell(2, 3, rng=0)
+    >>> h, cache = cell.forward(np.ones((1, 2)), cell.initial_state(1))
+    >>> cache._fields, cache.h is h
+    (('x', 'h_prev', 'h'), True)
+    """
 
     x: Optional[np.ndarray]  # (N, D) the input (None when the wrapper keeps it)
     h_prev: np.ndarray  # (N, H)
