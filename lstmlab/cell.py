@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check_float_array, check_positive_int, check_shape
-from .init import as_generator
+from .init import as_generator, orthogonal, pytorch_uniform, xavier_uniform
 from .module import Module
 
 __all__ = ["Cell"]
@@ -143,6 +143,66 @@ class Cell(Module):
         if self.bias:
             self.grads["b"] += dxw2.sum(axis=0)
         return dxw @ self.params["W_x"].T
+
+    # -- initialization -------------------------------------------------------------
+    def reset_parameters(self, W_x="uniform", W_h="uniform", rng=None):
+        """Draw W_x and W_h again, in place, by a named scheme (biases are kept).
+
+        Each gate's block is initialised on its own, as if it were a separate
+        matrix: that is what "Xavier" and "orthogonal" mean for a fused matrix.
+
+        Parameters
+        ----------
+        W_x : {"uniform", "xavier"}
+            PyTorch's U(-1/sqrt(H), 1/sqrt(H)), or Glorot & Bengio (2010)
+            per (D, H) gate block.
+        W_h : {"uniform", "orthogonal", "identity"}
+            PyTorch's default; an orthogonal (H, H) block per gate (Saxe et al.
+            2014); or the identity per block (Le et al. 2015's IRNN, meant for
+            a ReLU RNN).
+        rng : None, int or np.random.Generator
+            Source of the draws; None continues the cell's own generator.
+
+        Returns
+        -------
+        self
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lstmlab as ll
+        >>> cell = ll.RNNCell(3, 4, nonlinearity="relu", rng=0).reset_parameters(W_h="identity")
+        >>> cell.params["W_h"]
+        array([[1., 0., 0., 0.],
+               [0., 1., 0., 0.],
+               [0., 0., 1., 0.],
+               [0., 0., 0., 1.]])
+        >>> W_h = ll.LSTMCell(3, 4, rng=0).reset_parameters(W_h="orthogonal").params["W_h"]
+        >>> bool(np.allclose(W_h[:, :4] @ W_h[:, :4].T, np.eye(4)))
+        True
+        """
+        rng = self.rng if rng is None else as_generator(rng)
+        D, H = self.input_size, self.hidden_size
+        G = self.params["W_h"].shape[1] // H
+        if W_x == "uniform":
+            new_x = pytorch_uniform((D, G * H), H, rng, self.dtype)
+        elif W_x == "xavier":
+            new_x = np.concatenate(
+                [xavier_uniform((D, H), rng, self.dtype) for _ in range(G)], axis=1)
+        else:
+            raise ValueError(f"W_x: expected 'uniform' or 'xavier', got {W_x!r}")
+        if W_h == "uniform":
+            new_h = pytorch_uniform((H, G * H), H, rng, self.dtype)
+        elif W_h == "orthogonal":
+            new_h = orthogonal((H, G * H), rng, self.dtype)
+        elif W_h == "identity":
+            new_h = np.tile(np.eye(H, dtype=self.dtype), (1, G))
+        else:
+            raise ValueError(
+                f"W_h: expected 'uniform', 'orthogonal' or 'identity', got {W_h!r}")
+        self.params["W_x"][...] = new_x  # in place: optimizers hold these arrays
+        self.params["W_h"][...] = new_h
+        return self
 
     # -- validation ---------------------------------------------------------------
     def check_input(self, x, name="x"):

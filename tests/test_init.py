@@ -40,3 +40,28 @@ def test_orthogonal_blocks():
         block = q[:, 5 * k : 5 * (k + 1)]
         assert np.allclose(block @ block.T, 4 * np.eye(5))
         assert np.allclose(np.linalg.svd(block, compute_uv=False), 2.0)
+
+
+def test_reset_parameters_schemes_in_place():
+    import lstmlab as ll
+
+    cell = ll.GRUCell(4, 3, rng=0)
+    W_x, W_h, b = cell.params["W_x"], cell.params["W_h"], cell.params["b"].copy()
+    cell.reset_parameters(W_x="xavier", W_h="orthogonal", rng=1)
+    assert cell.params["W_x"] is W_x and cell.params["W_h"] is W_h  # same arrays
+    assert np.array_equal(cell.params["b"], b)  # biases kept
+    assert np.abs(W_x).max() <= np.sqrt(6 / 7)
+    for k in range(3):
+        block = W_h[:, 3 * k : 3 * (k + 1)]
+        assert np.allclose(block @ block.T, np.eye(3))
+    again = ll.GRUCell(4, 3, rng=0).reset_parameters(W_x="xavier", W_h="orthogonal", rng=1)
+    assert np.array_equal(again.params["W_h"], W_h)  # same seed, same draw
+
+
+def test_reset_parameters_bad_scheme():
+    import lstmlab as ll
+
+    with pytest.raises(ValueError, match="W_h: expected 'uniform', 'orthogonal' or 'identity'"):
+        ll.RNNCell(2, 2).reset_parameters(W_h="zeros")
+    with pytest.raises(ValueError, match="W_x: expected 'uniform' or 'xavier'"):
+        ll.RNNCell(2, 2).reset_parameters(W_x="he")
