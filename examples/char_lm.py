@@ -13,9 +13,9 @@ What it shows:
   from the state the previous chunk ended in (carried across chunks), and
   backpropagates only through those T steps;
 - Adam with a cosine learning-rate decay and global gradient-norm clipping;
-- the held-out bits per character (the last 10% of the text) next to a
-  unigram model's (letter frequencies counted on the same training split):
-  what the LSTM gains by reading context;
+- the bits per character on held-out text (every 10th paragraph, never
+  trained on) next to a unigram model's (letter frequencies counted on the
+  same training split): what the LSTM gains by reading context;
 - sampling with a temperature (low: safe and repetitive; high: creative and
   misspelt), and a heatmap of the LSTM's input, forget and output gates over
   a held-out passage;
@@ -55,18 +55,21 @@ import lstmlab as ll
 from lstmlab import plot
 
 STDLIB_MODULES = (
-    "abc", "argparse", "ast", "asyncio", "base64", "bisect", "builtins", "calendar", "cmd",
-    "codecs", "collections", "configparser", "contextlib", "copy", "csv", "dataclasses",
-    "datetime", "decimal", "difflib", "dis", "email.message", "enum", "fractions", "ftplib",
+    "abc", "argparse", "array", "ast", "asyncio.base_events", "asyncio.events", "asyncio.streams",
+    "asyncio.tasks", "base64", "bisect", "builtins", "calendar", "cmd", "codecs", "collections",
+    "collections.abc", "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime",
+    "decimal", "difflib", "dis", "email.message", "email.utils", "enum", "fractions", "ftplib",
     "functools", "getopt", "gettext", "glob", "gzip", "heapq", "hmac", "html.parser",
-    "http.client", "http.server", "imaplib", "inspect", "io", "ipaddress", "itertools", "json",
-    "locale", "logging", "mailbox", "math", "mimetypes", "numbers", "operator", "optparse",
-    "os", "pathlib", "pdb", "pickle", "pkgutil", "platform", "poplib", "pprint", "pydoc",
-    "queue", "random", "re", "sched", "secrets", "selectors", "shelve", "shlex", "shutil",
-    "smtplib", "socket", "socketserver", "sqlite3", "statistics", "string", "struct",
-    "subprocess", "tarfile", "tempfile", "textwrap", "threading", "timeit", "tokenize",
-    "trace", "traceback", "typing", "unittest", "urllib.parse", "urllib.request", "uuid",
-    "warnings", "wave", "weakref", "xml.dom.minidom", "xml.etree.ElementTree", "zipfile",
+    "http.client", "http.cookiejar", "http.server", "imaplib", "importlib.metadata", "inspect",
+    "io", "ipaddress", "itertools", "json", "locale", "logging", "logging.handlers", "mailbox",
+    "math", "mimetypes", "numbers", "operator", "optparse", "os", "pathlib", "pdb", "pickle",
+    "pkgutil", "platform", "poplib", "pprint", "pydoc", "queue", "random", "re", "sched",
+    "secrets", "selectors", "shelve", "shlex", "shutil", "smtplib", "socket", "socketserver",
+    "sqlite3", "statistics", "string", "struct", "subprocess", "sys", "tarfile", "tempfile",
+    "textwrap", "threading", "time", "timeit", "tkinter", "tokenize", "trace", "traceback",
+    "turtle", "typing", "unittest.case", "unittest.mock", "urllib.parse", "urllib.request", "uuid",
+    "warnings", "wave", "weakref", "xml.dom.minidom", "xml.etree.ElementTree", "xmlrpc.client",
+    "zipfile",
 )
 
 CELLS = {"lstm": ll.LSTM, "gru": ll.GRU, "rnn": ll.RNN}
@@ -78,9 +81,14 @@ def stdlib_docstrings(modules=STDLIB_MODULES):
 
     Members are visited in sorted order and each distinct docstring is kept
     once, so the text is the same on every run of the same Python version.
-    Modules that fail to import (a missing optional C extension) are skipped.
+    Modules that fail to import (e.g. tkinter and turtle without Tk) are skipped.
+
+    Returns
+    -------
+    text : str
+    used : list of str, the modules that were imported
     """
-    seen, parts = set(), []
+    seen, parts, used = set(), [], []
 
     def add(obj):
         doc = inspect.getdoc(obj)
@@ -93,6 +101,7 @@ def stdlib_docstrings(modules=STDLIB_MODULES):
             module = importlib.import_module(name)
         except ImportError:
             continue
+        used.append(name)
         add(module)
         for attr, obj in sorted(vars(module).items()):
             if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
@@ -103,7 +112,7 @@ def stdlib_docstrings(modules=STDLIB_MODULES):
                 for method_name, method in sorted(vars(obj).items()):
                     if inspect.isroutine(method) and not method_name.startswith("_"):
                         add(method)
-    return "\n\n".join(parts) + "\n"
+    return "\n\n".join(parts) + "\n", used
 
 
 # %% The model: Embedding -> recurrent layer -> Linear
@@ -129,6 +138,22 @@ class CharLM(ll.Model):
         dhs = self.head.backward(dlogits)  # (T, N, H)
         dx, _ = self.rnn.backward(dhs)  # dstate0, the gradient into the previous chunk, is dropped
         self.embed.backward(dx)
+
+
+def split_text(text, every=10):
+    """Hold out every ``every``-th paragraph (blank-line separated); return (train, test).
+
+    Interleaving keeps the same kind of text on both sides (the last 10% of
+    the docstrings would be only tkinter, turtle and xml). A text with fewer
+    than ``every`` paragraphs is split at 90% of its length instead.
+    """
+    paragraphs = text.split("\n\n")
+    if len(paragraphs) < every:
+        cut = int(0.9 * len(text))
+        return text[:cut], text[cut:]
+    train = [p for k, p in enumerate(paragraphs) if k % every != every - 1]
+    test = [p for k, p in enumerate(paragraphs) if k % every == every - 1]
+    return "\n\n".join(train), "\n\n".join(test)
 
 
 def streams(ids, N):
@@ -207,13 +232,13 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--text", help="train on this UTF-8 file instead of the docstrings")
     parser.add_argument("--cell", default="lstm", choices=list(CELLS))
-    parser.add_argument("--hidden", type=int, default=256, help="hidden size H")
+    parser.add_argument("--hidden", type=int, default=128, help="hidden size H")
     parser.add_argument("--embed", type=int, default=32, help="embedding size E")
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--T", type=int, default=64, help="BPTT chunk length")
-    parser.add_argument("--batch", type=int, default=64, help="N parallel streams")
+    parser.add_argument("--batch", type=int, default=32, help="N parallel streams")
     parser.add_argument("--steps", type=int, default=4000, help="training steps (chunks)")
-    parser.add_argument("--lr", type=float, default=3e-3, help="Adam lr (cosine-decayed to 0)")
+    parser.add_argument("--lr", type=float, default=1e-2, help="Adam lr (cosine-decayed to 0)")
     parser.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
@@ -244,16 +269,19 @@ def main(argv=None):
         args.hidden, args.embed, args.T, args.batch, args.steps = 32, 8, 16, 8, 20
         args.eval_every, args.length = 10, 40
     start = time.perf_counter()
-    text = Path(args.text).read_text(encoding="utf-8") if args.text else stdlib_docstrings()
+    if args.text:
+        text, source = Path(args.text).read_text(encoding="utf-8"), args.text
+    else:
+        text, used = stdlib_docstrings()
+        source = f"the docstrings of {len(used)} standard-library modules"
     if args.quick:
         text = text[:20_000]
-    chars = sorted(set(text))
+    chars = sorted(set(text))  # the vocabulary: every character of the text
     V = len(chars)
     index = {c: k for k, c in enumerate(chars)}
-    ids = np.array([index[c] for c in text])  # (len(text),) integers in [0, V)
-    split = int(0.9 * len(ids))
-    train_ids, test_ids = ids[:split], ids[split:]
-    source = args.text or f"{len(STDLIB_MODULES)} standard-library modules' docstrings"
+    train_text, test_text = split_text(text)
+    train_ids = np.array([index[c] for c in train_text])  # integers in [0, V)
+    test_ids = np.array([index[c] for c in test_text])
     print(f"text: {len(text):,} characters from {source}, {V} distinct; "
           f"train {len(train_ids):,}, held out {len(test_ids):,} "
           f"(gathered in {time.perf_counter() - start:.1f}s)")

@@ -67,8 +67,9 @@ def test_char_lm_trains_saves_and_generates(tmp_path, capsys):
 
 def test_char_lm_gathers_stdlib_docstrings_deterministically():
     module = load("char_lm")
-    first = module.stdlib_docstrings(("json", "textwrap"))
-    assert first == module.stdlib_docstrings(("json", "textwrap"))
+    first, used = module.stdlib_docstrings(("json", "textwrap", "no_such_module_here"))
+    assert (first, used) == module.stdlib_docstrings(("json", "textwrap", "no_such_module_here"))
+    assert used == ["json", "textwrap"]
     assert "JSON" in first and len(first) > 1000
 
 
@@ -180,3 +181,20 @@ def test_seq2seq_gradient_reaches_the_encoder_through_the_state():
         numeric[idx] = (plus - minus) / 2e-5
         assert abs(analytic[idx] - numeric[idx]) <= 1e-6 * max(1.0, abs(numeric[idx]))
     assert np.abs(analytic).max() > 0
+
+
+def test_seq2seq_held_out_problems_are_never_trained_on():
+    module = load("seq2seq_addition")
+    rng = np.random.default_rng(0)
+    test = module.held_out_problems(300, 3, rng)
+    assert len(test) == len(set(test)) == 300 and all(map(module.is_held_out, test))
+    share = np.mean([module.is_held_out((a, b)) for a in range(100) for b in range(100)])
+    assert 0.03 < share < 0.07  # about 5% of all problems
+
+
+def test_char_lm_split_interleaves_paragraphs():
+    module = load("char_lm")
+    text = "\n\n".join(f"p{k}" for k in range(20))
+    train, test = module.split_text(text)
+    assert test == "p9\n\np19" and "p9" not in train.split("\n\n")
+    assert module.split_text("abcdefghij") == ("abcdefghi", "j")  # few paragraphs: 90/10
