@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .checks import check_float_array, check_positive_int, check_shape
+from .checks import check_float_array, check_float_dtype, check_positive_int, check_shape
 from .init import as_generator, orthogonal, pytorch_uniform, xavier_uniform
 from .module import Module
 
@@ -42,14 +42,13 @@ class Cell(Module):
     """
 
     num_gates = 1
+    cache_type = tuple  # each cell names its own NamedTuple
 
     def __init__(self, input_size, hidden_size, *, bias, dtype, rng):
         super().__init__()
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"dtype: expected a floating dtype such as np.float64, got {dtype}")
+        dtype = check_float_dtype("dtype", dtype)
         self.bias = bool(bias)
         self.rng = as_generator(rng)
         self._dtype = dtype
@@ -74,7 +73,7 @@ class Cell(Module):
         """
         x = self.check_input(x)
         state = self.check_state(state, x.shape[0])
-        return self.step(self.project(x), state, x)
+        return self.step(self.project(x), state, x, check=False)
 
     def backward(self, dstate, cache):
         """Backward of one step: ``dx, dstate_prev = cell.backward(dstate, cache)``.
@@ -82,13 +81,13 @@ class Cell(Module):
         ``dstate`` has the structure of the state (for an LSTM, gradients for
         both h and c). Parameter gradients are ACCUMULATED into ``cell.grads``.
         """
-        if getattr(cache, "x", None) is None:
+        if cache is None or self.check_cache(cache).x is None:
             raise ValueError(
                 "cache: expected the cache returned by cell.forward(x, state); "
                 "a cache from cell.step(...) has no x, backpropagate it with backward_step"
             )
         dstate = self.check_state(dstate, cache.x.shape[0], name="dstate")
-        dxw, dstate_prev = self.backward_step(dstate, cache)
+        dxw, dstate_prev = self.backward_step(dstate, cache, check=False)
         return self.backward_project(dxw, cache.x), dstate_prev
 
     def backward_dW_h(self, caches, dxws):
@@ -124,6 +123,10 @@ class Cell(Module):
         -------
         xw : ndarray, shape (..., G*H)
         """
+        check_float_array("x", x, dtype=self.dtype)
+        if x.ndim == 0 or x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"x: expected shape (..., D) with D = {self.input_size}, got {x.shape}")
         xw = x @ self.params["W_x"]
         if self.bias:
             xw += self.params["b"]
@@ -136,6 +139,10 @@ class Cell(Module):
         ``dW_x = sum_t x_t^T dxw_t`` is the same matrix product as on the
         reshaped (T*N, D) arrays.
         """
+        width = self.params["W_x"].shape[1]
+        check_float_array("dxw", dxw, dtype=self.dtype)
+        check_shape("dxw", dxw, x.shape[:-1] + (width,), f"x.shape[:-1] + (G*H,) = "
+                    f"{x.shape[:-1] + (width,)}")
         D = x.shape[-1]
         x2 = x.reshape(-1, D)
         dxw2 = dxw.reshape(-1, dxw.shape[-1])
@@ -209,6 +216,22 @@ class Cell(Module):
         """Check that ``x`` is (N, D) in the cell's dtype; return it."""
         check_float_array(name, x, ndim=2, dtype=self.dtype)
         return check_shape(name, x, (None, self.input_size), f"(N, D) with D = {self.input_size}")
+
+    def check_step(self, xw, state):
+        """Check ``step``'s arguments: xw (N, G*H) in the cell's dtype and a state for N."""
+        width = self.params["W_x"].shape[1]
+        check_float_array("xw", xw, ndim=2, dtype=self.dtype)
+        check_shape("xw", xw, (None, width), f"(N, G*H) with G*H = {width}")
+        return xw, self.check_state(state, xw.shape[0])
+
+    def check_cache(self, cache):
+        """Check that ``cache`` is a cache of this kind of cell (the NamedTuple its step makes)."""
+        if not isinstance(cache, self.cache_type):
+            raise TypeError(
+                f"cache: expected a {self.cache_type.__name__} (from this cell's forward or "
+                f"step), got {type(cache).__name__}"
+            )
+        return cache
 
     def check_hidden(self, h, N, name):
         """Check one (N, H) state array."""

@@ -103,6 +103,7 @@ class GRUCell(Cell):
     """
 
     num_gates = 3
+    cache_type = GRUCache
 
     def __init__(
         self, input_size, hidden_size, *, reset_after=True, bias=True, dtype=np.float64, rng=None
@@ -117,8 +118,13 @@ class GRUCell(Cell):
             if self.reset_after:
                 self.add_param("b_hn", pytorch_uniform((H,), H, self.rng, self.dtype))
 
-    def step(self, xw, h_prev, x=None):
-        """Recurrent part of one step, given ``xw = x W_x + b`` (N, 3H)."""
+    def step(self, xw, h_prev, x=None, *, check=True):
+        """Recurrent part of one step, given ``xw = x W_x + b`` (N, 3H).
+
+        ``check=False`` skips the argument checks (for the wrapper's hot loop).
+        """
+        if check:
+            xw, h_prev = self.check_step(xw, h_prev)
         H = self.hidden_size
         W_h = self.params["W_h"]
         if self.reset_after:
@@ -137,12 +143,14 @@ class GRUCell(Cell):
         h = n + z * (h_prev - n)  # = (1 - z) * n + z * h_prev
         return h, GRUCache(x, h_prev, r, z, n, hn)
 
-    def backward_step(self, dh, cache, *, defer_dW_h=False):
+    def backward_step(self, dh, cache, *, defer_dW_h=False, check=True):
         """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h, db_hn.
 
         ``da`` (N, 3H) is the gradient of ``xw``. With ``defer_dW_h=True`` the
         recurrent parameters' gradients (dW_h, db_hn) are left to :meth:`backward_dW_h`.
         """
+        if check:
+            dh = self.check_state(dh, self.check_cache(cache).h_prev.shape[0], name="dstate")
         H = self.hidden_size
         h_prev, r, z, n, hn = cache[1:]
         W_h, grads = self.params["W_h"], self.grads

@@ -149,6 +149,12 @@ class LSTMCell(Cell):
         super().__init__(input_size, hidden_size, bias=bias, dtype=dtype, rng=rng)
         self.peephole = bool(peephole)
         self.coupled = bool(coupled)
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float, np.number)):
+            raise TypeError(
+                f"forget_bias: expected a real number, got {type(forget_bias).__name__} "
+                f"{forget_bias!r}")
+        if not np.isfinite(forget_bias):
+            raise ValueError(f"forget_bias: expected a finite number, got {forget_bias}")
         self.forget_bias = float(forget_bias)
         if not bias and self.forget_bias != 0.0:
             raise ValueError(f"forget_bias: must be 0.0 when bias=False, got {forget_bias}")
@@ -199,8 +205,12 @@ class LSTMCell(Cell):
         h = super().initial_state(N)
         return LSTMState(h, np.zeros_like(h))
 
+    cache_type = LSTMCache
+
     def split_state(self, state):
-        return (state.h, state.c)
+        if not isinstance(state, tuple) or len(state) != 2:
+            self.check_state(state, None)  # raises, saying what an LSTM state is
+        return (state[0], state[1])
 
     def join_state(self, arrays):
         return LSTMState(*arrays)
@@ -216,8 +226,13 @@ class LSTMCell(Cell):
         c = self.check_hidden(state[1], N, f"{name}.c")
         return LSTMState(h, c)
 
-    def step(self, xw, state, x=None):
-        """Recurrent part of one step, given ``xw = x W_x + b`` (N, G*H)."""
+    def step(self, xw, state, x=None, *, check=True):
+        """Recurrent part of one step, given ``xw = x W_x + b`` (N, G*H).
+
+        ``check=False`` skips the argument checks (for the wrapper's hot loop).
+        """
+        if check:
+            xw, state = self.check_step(xw, state)
         h_prev, c_prev = state
         p, s = self.params, self._s
         a = xw + h_prev @ p["W_h"]  # (N, G*H), a fresh array we may overwrite
@@ -242,13 +257,16 @@ class LSTMCell(Cell):
         h = o * tanh_c
         return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c, gates)
 
-    def backward_step(self, dstate, cache, *, defer_dW_h=False):
+    def backward_step(self, dstate, cache, *, defer_dW_h=False, check=True):
         """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*.
 
         ``da`` (N, G*H) is the gradient of the gates' pre-activations, which is
         also the gradient of ``xw``. With ``defer_dW_h=True`` dW_h is left to
         :meth:`backward_dW_h`.
         """
+        if check:
+            dstate = self.check_state(
+                dstate, self.check_cache(cache).h_prev.shape[0], name="dstate")
         dh, dc = dstate
         _, h_prev, c_prev, i, f, g, o, c, tanh_c, gates = cache
         p, grads, s = self.params, self.grads, self._s

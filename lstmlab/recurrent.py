@@ -40,7 +40,12 @@ def check_lengths(lengths, N, T, name="lengths"):
     ...
     ValueError: lengths: expected integers in [0, T] = [0, 3], got values from 1 to 4
     """
-    arr = np.asarray(lengths)
+    try:
+        arr = np.asarray(lengths)
+    except ValueError as err:  # NumPy >= 1.24 refuses ragged nested lists
+        raise ValueError(
+            f"{name}: expected shape (N,) = ({N},) integers, got a ragged {type(lengths).__name__}"
+        ) from err
     if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
         raise TypeError(
             f"{name}: expected integers (one length per sequence), got dtype {arr.dtype}"
@@ -223,7 +228,7 @@ class Recurrent(Module):
         hs = np.zeros((T, N, cell.hidden_size), dtype=cell.dtype)
         caches = [None] * T
         for t in self._time_steps(T):
-            new_state, caches[t] = cell.step(xw[t], state)
+            new_state, caches[t] = cell.step(xw[t], state, check=False)
             h = cell.split_state(new_state)[0]  # (N, H)
             if valid is None:
                 state = new_state
@@ -282,7 +287,7 @@ class Recurrent(Module):
                     norm[t] = np.linalg.norm(d)
             # dW_h waits for the loop's end: one product over all steps (defer_dW_h)
             dxw[t], dstate_prev = cell.backward_step(
-                cell.join_state(ds_new), caches[t], defer_dW_h=True
+                cell.join_state(ds_new), caches[t], defer_dW_h=True, check=False
             )
             ds = list(cell.split_state(dstate_prev))
             if valid is not None:

@@ -86,6 +86,7 @@ class RNNCell(Cell):
     """
 
     num_gates = 1
+    cache_type = RNNCache
 
     def __init__(
         self, input_size, hidden_size, *, nonlinearity="tanh", bias=True, dtype=np.float64, rng=None
@@ -100,17 +101,25 @@ class RNNCell(Cell):
         if self.bias:
             self.add_param("b", pytorch_uniform((H,), H, self.rng, self.dtype))
 
-    def step(self, xw, h_prev, x=None):
-        """Recurrent part of one step, given ``xw = x W_x + b`` (N, H)."""
+    def step(self, xw, h_prev, x=None, *, check=True):
+        """Recurrent part of one step, given ``xw = x W_x + b`` (N, H).
+
+        ``check=False`` skips the argument checks (the wrapper's hot loop, whose
+        inputs are checked once for all steps).
+        """
+        if check:
+            xw, h_prev = self.check_step(xw, h_prev)
         a = xw + h_prev @ self.params["W_h"]  # (N, H)
         h = tanh(a, out=a) if self.nonlinearity == "tanh" else relu(a, out=a)
         return h, RNNCache(x, h_prev, h)
 
-    def backward_step(self, dh, cache, *, defer_dW_h=False):
+    def backward_step(self, dh, cache, *, defer_dW_h=False, check=True):
         """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h.
 
         With ``defer_dW_h=True`` dW_h is left to :meth:`backward_dW_h`.
         """
+        if check:
+            dh = self.check_state(dh, self.check_cache(cache).h_prev.shape[0], name="dstate")
         h_prev, h = cache.h_prev, cache.h
         da = dh * (dtanh(h) if self.nonlinearity == "tanh" else drelu(h))  # (N, H)
         if not defer_dW_h:

@@ -33,8 +33,8 @@ def test_flipped_sign_in_backward_is_caught(monkeypatch):
     cell = randomize_params(ll.RNNCell(3, 4, rng=0))
     original = ll.RNNCell.backward_step
 
-    def flipped(self, dh, cache):
-        da, dh_prev = original(self, dh, cache)
+    def flipped(self, dh, cache, **kw):
+        da, dh_prev = original(self, dh, cache, **kw)
         return da, -dh_prev
 
     monkeypatch.setattr(ll.RNNCell, "backward_step", flipped)
@@ -51,10 +51,10 @@ def test_missing_term_in_lstm_backward_is_caught(monkeypatch):
     cell = randomize_params(ll.LSTMCell(3, 4, rng=0))
     original = ll.LSTMCell.backward_step
 
-    def missing(self, dstate, cache):
+    def missing(self, dstate, cache, **kw):
         dh, dc = dstate
         wrong_cache = cache._replace(o=np.zeros_like(cache.o) + 1e-300)
-        return original(self, ll.LSTMState(dh, dc), wrong_cache)
+        return original(self, ll.LSTMState(dh, dc), wrong_cache, **kw)
 
     monkeypatch.setattr(ll.LSTMCell, "backward_step", missing)
     assert ll.check_cell(cell).max_error > 1e-3
@@ -64,8 +64,8 @@ def test_wrong_weight_gradient_is_caught(monkeypatch):
     cell = randomize_params(ll.GRUCell(3, 4, rng=0))
     original = ll.GRUCell.backward_step
 
-    def half(self, dh, cache):
-        out = original(self, dh, cache)
+    def half(self, dh, cache, **kw):
+        out = original(self, dh, cache, **kw)
         self.grads["W_h"] *= 0.5
         return out
 
