@@ -134,6 +134,8 @@ class LSTMCell(Cell):
     ((2, 3), (2, 5))
     """
 
+    cache_type = LSTMCache
+
     def __init__(
         self,
         input_size,
@@ -204,8 +206,6 @@ class LSTMCell(Cell):
         """Zeros for h and c: ``LSTMState(h, c)``, each (N, H)."""
         h = super().initial_state(N)
         return LSTMState(h, np.zeros_like(h))
-
-    cache_type = LSTMCache
 
     def split_state(self, state):
         if not isinstance(state, tuple) or len(state) != 2:
