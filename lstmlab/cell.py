@@ -70,6 +70,11 @@ class Cell(Module):
         -------
         state : the new state (its ``h`` is the step's output)
         cache : NamedTuple of everything the backward needs
+
+        Notes
+        -----
+        An empty batch is allowed: with N = 0, x of shape (0, D) gives a state
+        of empty (0, H) arrays, and the backward adds nothing to the gradients.
         """
         x = self.check_input(x)
         state = self.check_state(state, x.shape[0])

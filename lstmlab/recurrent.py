@@ -211,7 +211,8 @@ class Recurrent(Module):
             The output h_t of every step (zeros at padded steps).
         state : the final state, with the structure of the cell's state
             (each sequence's state after its last real step). With T = 0,
-            ``hs`` is empty and ``state`` is the initial state.
+            ``hs`` is empty and ``state`` is the initial state. With N = 0,
+            ``hs`` is (T, 0, H) and the state holds empty (0, H) arrays.
         """
         cell = self.cell
         check_float_array("xs", xs, ndim=3, dtype=cell.dtype)

@@ -447,8 +447,6 @@ def test_edge_cases_are_documented(obj, phrases):
         assert phrase in doc, f"{obj.__qualname__} does not say {phrase!r}"
 
 
-@pytest.mark.xfail(strict=True, reason="cell.py and recurrent.py (not owned here) do not yet "
-                                       "document that N = 0 gives empty arrays")
 @pytest.mark.parametrize("obj", [ll.RNNCell.forward, ll.Recurrent.forward])
 def test_N_zero_is_documented_for_cells_and_recurrent(obj):
     assert "N = 0" in " ".join(obj.__doc__.split())
