@@ -247,7 +247,18 @@ def machine_info(argv, threads, torch, torch_status="not found (lstmlab figures 
                                    else f" (torch.get_num_threads() = {torch.get_num_threads()})"),
         "command": "python -m lstmlab.bench" + ("" if not argv else " " + shlex.join(argv)),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "load": _load(),
     }
+
+
+def _load():
+    """The load average at the start: above the core count, other work competes for the CPU."""
+    try:
+        one, five, fifteen = os.getloadavg()
+    except (AttributeError, OSError):
+        return "unknown"
+    return (f"{one:.2f} {five:.2f} {fifteen:.2f} (1, 5, 15 min averages; figures are noisy "
+            f"when other processes keep the cores busy)")
 
 
 # -- timing -------------------------------------------------------------------------------
