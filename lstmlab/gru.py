@@ -129,9 +129,9 @@ class GRUCell(Cell):
         W_h = self.params["W_h"]
         if self.reset_after:
             hw = h_prev @ W_h  # (N, 3H): one product for all three gates
-            hn = hw[:, 2 * H :]
-            if self.bias:
-                hn += self.params["b_hn"]
+            # hn is a new (N, H) array, not a view of hw: the cache then keeps H
+            # values for it instead of the whole (N, 3H) product
+            hn = hw[:, 2 * H :] + self.params["b_hn"] if self.bias else hw[:, 2 * H :].copy()
             rz = sigmoid(xw[:, : 2 * H] + hw[:, : 2 * H])
             r, z = rz[:, :H], rz[:, H:]
             n = tanh(xw[:, 2 * H :] + r * hn)
