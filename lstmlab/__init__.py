@@ -23,9 +23,10 @@ from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_lo
 from .lstm import LSTMCache, LSTMCell, LSTMState
 from .model import Model
 from .module import Module
-from .optim import SGD, Adagrad, Adam, CosineLR, Optimizer, RMSprop, StepLR
+from .optim import SGD, Adagrad, Adam, Optimizer, RMSprop
 from .recurrent import Recurrent
 from .rnn import RNNCache, RNNCell
+from .schedule import CosineLR, StepLR
 
 __version__ = "0.1.0"
 

@@ -7,11 +7,14 @@ of a traceback from deep inside NumPy or, worse, a silently broadcast answer.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 __all__ = [
     "check_float_array", "check_int_array", "check_shape", "check_positive_int",
     "check_float_dtype",
+    "check_range",
 ]
 
 
@@ -144,3 +147,27 @@ def check_float_dtype(name, dtype):
     if not np.issubdtype(dt, np.floating):
         raise TypeError(f"{name}: expected a floating dtype such as np.float64, got {dt}")
     return dt
+
+
+def check_range(name, value, low=0.0, high=math.inf, high_open=False):
+    """A finite real number in [low, high] (or [low, high)); return it as a float.
+
+    Examples
+    --------
+    >>> check_range("lr", 0.1)
+    0.1
+    >>> check_range("beta", 1.0, high=1.0, high_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: beta: expected a value in [0.0, 1.0), got 1.0
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
+    value = float(value)
+    inside = low <= value < high if high_open else low <= value <= high
+    if not (inside and math.isfinite(value)):  # an inf lr or decay turns every weight into nan
+        if high == math.inf:
+            raise ValueError(f"{name}: expected a finite number >= {low}, got {value}")
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name}: expected a value in [{low}, {high}{bracket}, got {value}")
+    return value

@@ -1,4 +1,4 @@
-"""Optimizers that update parameters IN PLACE from their gradients, and lr schedules.
+"""Optimizers that update parameters IN PLACE from their gradients.
 
 An optimizer holds the model's two dicts, ``params`` and ``grads`` (the same
 arrays the layers use), plus its own per-parameter state (momentum buffers,
@@ -16,9 +16,9 @@ docstring and matched number for number in the tests (float64, 1e-12, many
 steps). t counts steps from 1; g is the gradient, p the parameter.
 
 ``opt.lr`` may be changed between steps, by hand or by a schedule
-(:class:`StepLR`, :class:`CosineLR`). ``state_dict()`` and
-``load_state_dict()`` save and restore everything needed to resume training
-exactly (see :func:`lstmlab.save`).
+(``lstmlab/schedule.py``: :class:`~lstmlab.StepLR`, :class:`~lstmlab.CosineLR`).
+``state_dict()`` and ``load_state_dict()`` save and restore everything needed
+to resume training exactly (see :func:`lstmlab.save`).
 """
 
 from __future__ import annotations
@@ -28,23 +28,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .checks import check_positive_int
+from .checks import check_range
 
-__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR"]
-
-
-def _check_range(name, value, low=0.0, high=math.inf, high_open=False):
-    """A finite real number in [low, high] (or [low, high)); return it as a float."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name}: expected a number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    inside = low <= value < high if high_open else low <= value <= high
-    if not (inside and math.isfinite(value)):  # an inf lr or decay turns every weight into nan
-        if high == math.inf:
-            raise ValueError(f"{name}: expected a finite number >= {low}, got {value}")
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name}: expected a value in [{low}, {high}{bracket}, got {value}")
-    return value
+__all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop"]
 
 
 class Optimizer:
@@ -119,7 +105,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value):
-        self._lr = _check_range("lr", value)
+        self._lr = check_range("lr", value)
 
     def buffer_names(self):
         """Names of the per-parameter state arrays this optimizer keeps."""
@@ -245,9 +231,9 @@ class SGD(Optimizer):
 
     def __init__(self, params, grads, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
                  dampening=0.0):
-        self.momentum = _check_range("momentum", momentum)
-        self.dampening = _check_range("dampening", dampening)
-        self.weight_decay = _check_range("weight_decay", weight_decay)
+        self.momentum = check_range("momentum", momentum)
+        self.dampening = check_range("dampening", dampening)
+        self.weight_decay = check_range("weight_decay", weight_decay)
         self.nesterov = bool(nesterov)
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
@@ -310,10 +296,10 @@ class Adam(Optimizer):
                  amsgrad=False):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
-        self.beta1 = _check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
-        self.beta2 = _check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
-        self.eps = _check_range("eps", eps)
-        self.weight_decay = _check_range("weight_decay", weight_decay)
+        self.beta1 = check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
+        self.beta2 = check_range("betas[1]", betas[1], 0.0, 1.0, high_open=True)
+        self.eps = check_range("eps", eps)
+        self.weight_decay = check_range("weight_decay", weight_decay)
         self.amsgrad = bool(amsgrad)
         super().__init__(params, grads, lr)
 
@@ -365,12 +351,12 @@ class Adagrad(Optimizer):
 
     def __init__(self, params, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
                  initial_accumulator_value=0.0, eps=1e-10):
-        self.lr_decay = _check_range("lr_decay", lr_decay)
-        self.weight_decay = _check_range("weight_decay", weight_decay)
-        self.initial_accumulator_value = _check_range(
+        self.lr_decay = check_range("lr_decay", lr_decay)
+        self.weight_decay = check_range("weight_decay", weight_decay)
+        self.initial_accumulator_value = check_range(
             "initial_accumulator_value", initial_accumulator_value
         )
-        self.eps = _check_range("eps", eps)
+        self.eps = check_range("eps", eps)
         super().__init__(params, grads, lr)
 
     def buffer_names(self):
@@ -419,10 +405,10 @@ class RMSprop(Optimizer):
 
     def __init__(self, params, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
                  momentum=0.0, centered=False):
-        self.alpha = _check_range("alpha", alpha, 0.0, 1.0)
-        self.eps = _check_range("eps", eps)
-        self.weight_decay = _check_range("weight_decay", weight_decay)
-        self.momentum = _check_range("momentum", momentum)
+        self.alpha = check_range("alpha", alpha, 0.0, 1.0)
+        self.eps = check_range("eps", eps)
+        self.weight_decay = check_range("weight_decay", weight_decay)
+        self.momentum = check_range("momentum", momentum)
         self.centered = bool(centered)
         super().__init__(params, grads, lr)
 
@@ -453,92 +439,3 @@ class RMSprop(Optimizer):
             p -= self.lr * b
         else:
             p -= self.lr * (d / r)
-
-
-class LRSchedule:
-    """Base class of learning-rate schedules: set ``optimizer.lr`` from the epoch.
-
-    Call ``step()`` once per epoch, after the epoch's optimizer steps, as with
-    PyTorch's schedulers. The lr is a closed-form function of the epoch
-    (:meth:`lr_at`) and of ``base_lr``, the optimizer's lr when the schedule
-    was created. To resume at epoch e: create the optimizer and the schedule
-    as at the start, load the checkpoint, then ``schedule.set_epoch(e)``.
-    """
-
-    def __init__(self, optimizer):
-        if not hasattr(optimizer, "lr"):
-            raise TypeError(f"optimizer: expected an object with an lr, got {optimizer!r}")
-        self.optimizer = optimizer
-        self.base_lr = optimizer.lr
-        self.epoch = 0
-
-    def lr_at(self, epoch):
-        """The learning rate of epoch ``epoch`` (0 = the start)."""
-        raise NotImplementedError
-
-    def set_epoch(self, epoch):
-        """Jump to ``epoch`` and set the optimizer's lr; return it."""
-        self.epoch = check_positive_int("epoch", epoch, minimum=0)
-        self.optimizer.lr = self.lr_at(self.epoch)
-        return self.optimizer.lr
-
-    def step(self):
-        """Advance one epoch and set the optimizer's lr; return it."""
-        return self.set_epoch(self.epoch + 1)
-
-
-class StepLR(LRSchedule):
-    """Multiply the learning rate by ``gamma`` every ``step_size`` epochs.
-
-    ::
-
-        lr(epoch) = base_lr * gamma ^ floor(epoch / step_size)
-
-    As PyTorch's ``torch.optim.lr_scheduler.StepLR``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> opt = SGD({"w": np.zeros(1)}, {"w": np.zeros(1)}, lr=1.0)
-    >>> sched = StepLR(opt, step_size=2, gamma=0.5)
-    >>> [sched.step() for _ in range(5)]
-    [1.0, 0.5, 0.5, 0.25, 0.25]
-    """
-
-    def __init__(self, optimizer, step_size, gamma=0.1):
-        self.step_size = check_positive_int("step_size", step_size)
-        self.gamma = _check_range("gamma", gamma)
-        super().__init__(optimizer)
-
-    def lr_at(self, epoch):
-        return self.base_lr * self.gamma ** (epoch // self.step_size)
-
-
-class CosineLR(LRSchedule):
-    """Cosine annealing from ``base_lr`` down to ``eta_min`` over ``T_max`` epochs.
-
-    ::
-
-        lr(epoch) = eta_min + (base_lr - eta_min) * (1 + cos(pi * epoch / T_max)) / 2
-
-    Smooth: large steps at first, small steps near the end (Loshchilov &
-    Hutter, 2017). As PyTorch's ``CosineAnnealingLR``, the formula goes on
-    after T_max, so the lr rises again; set T_max to the number of epochs.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> opt = SGD({"w": np.zeros(1)}, {"w": np.zeros(1)}, lr=1.0)
-    >>> sched = CosineLR(opt, T_max=4)
-    >>> [round(sched.step(), 6) for _ in range(4)]
-    [0.853553, 0.5, 0.146447, 0.0]
-    """
-
-    def __init__(self, optimizer, T_max, eta_min=0.0):
-        self.T_max = check_positive_int("T_max", T_max)
-        self.eta_min = _check_range("eta_min", eta_min)
-        super().__init__(optimizer)
-
-    def lr_at(self, epoch):
-        cosine = (1 + math.cos(math.pi * epoch / self.T_max)) / 2
-        return self.eta_min + (self.base_lr - self.eta_min) * cosine
