@@ -24,7 +24,10 @@ the BLAS that NumPy uses. A BLAS reads its thread count
 (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) when
 NumPy is imported, before this module runs, so the command line either uses
 threadpoolctl, when it is installed, or starts the interpreter once more
-with those variables set.
+with those variables set. The per-step products are small ((N, H) x (H, G*H)):
+on a machine whose cores are busy with other work, a second BLAS thread often
+waits for a core and a step can take a scheduler time slice instead of
+microseconds; compare the load average in the header.
 
 Memory: the bytes the forward keeps for the backward, per time step and
 example, are counted by walking the layer's stored forward cache: every array
