@@ -245,13 +245,23 @@ def machine_info(argv, threads, torch, torch_status="not found (lstmlab figures 
         "lstmlab": _lstmlab_version(),
         "numpy": f"{np.__version__}, BLAS {_blas_name()}, BLAS threads "
                  + ("unknown" if blas_threads is None else str(blas_threads)),
-        "torch": torch.__version__ if torch is not None else torch_status,
+        "torch": _torch_version(torch) if torch is not None else torch_status,
         "threads": str(threads) + ("" if torch is None
                                    else f" (torch.get_num_threads() = {torch.get_num_threads()})"),
         "command": "python -m lstmlab.bench" + ("" if not argv else " " + shlex.join(argv)),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "load": _load(),
     }
+
+
+def _torch_version(torch):
+    """torch's version, and whether oneDNN is there (float32 nn.LSTM then runs its fused kernel)."""
+    try:
+        onednn = "available" if torch.backends.mkldnn.is_available() else "absent"
+    except AttributeError:
+        onednn = "unknown"
+    return (f"{torch.__version__} (oneDNN {onednn}; with it, nn.LSTM in float32 runs oneDNN's "
+            f"fused RNN kernel, while nn.RNN, nn.GRU and float64 run ATen ops step by step)")
 
 
 def _load():
