@@ -143,18 +143,19 @@ class GRUCell(Cell):
         h = n + z * (h_prev - n)  # = (1 - z) * n + z * h_prev
         return h, GRUCache(x, h_prev, r, z, n, hn)
 
-    def backward_step(self, dh, cache, *, defer_dW_h=False, check=True):
+    def backward_step(self, dh, cache, *, defer_dW_h=False, check=True, out=None):
         """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h, db_hn.
 
         ``da`` (N, 3H) is the gradient of ``xw``. With ``defer_dW_h=True`` the
         recurrent parameters' gradients (dW_h, db_hn) are left to :meth:`backward_dW_h`.
+        ``out`` (N, 3H), if given, receives ``da``.
         """
         if check:
             dh = self.check_state(dh, self.check_cache(cache).h_prev.shape[0], name="dstate")
         H = self.hidden_size
         h_prev, r, z, n, hn = cache[1:]
         W_h, grads = self.params["W_h"], self.grads
-        da = np.empty((dh.shape[0], 3 * H), dtype=dh.dtype)  # d(x-part): r, z, n columns
+        da = np.empty((dh.shape[0], 3 * H), dtype=dh.dtype) if out is None else out  # r, z, n
         da_r, da_z, da_n = da[:, :H], da[:, H : 2 * H], da[:, 2 * H :]
         np.multiply(dh * (1.0 - z), dtanh(n), out=da_n)
         np.multiply(dh * (h_prev - n), dsigmoid(z), out=da_z)

@@ -208,6 +208,8 @@ class LSTMCell(Cell):
         return LSTMState(h, np.zeros_like(h))
 
     def split_state(self, state):
+        if type(state) is LSTMState:  # the common case, in every step of a loop
+            return state
         if not isinstance(state, tuple) or len(state) != 2:
             self.check_state(state, None)  # raises, saying what an LSTM state is
         return (state[0], state[1])
@@ -257,12 +259,13 @@ class LSTMCell(Cell):
         h = o * tanh_c
         return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c, gates)
 
-    def backward_step(self, dstate, cache, *, defer_dW_h=False, check=True):
+    def backward_step(self, dstate, cache, *, defer_dW_h=False, check=True, out=None):
         """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*.
 
         ``da`` (N, G*H) is the gradient of the gates' pre-activations, which is
         also the gradient of ``xw``. With ``defer_dW_h=True`` dW_h is left to
-        :meth:`backward_dW_h`.
+        :meth:`backward_dW_h`. ``out`` (N, G*H), if given, receives ``da``
+        (the wrapper passes its row of the (T, N, G*H) buffer: no copy).
         """
         if check:
             dstate = self.check_state(
@@ -271,7 +274,7 @@ class LSTMCell(Cell):
         _, h_prev, c_prev, i, f, g, o, c, tanh_c, gates = cache
         p, grads, s = self.params, self.grads, self._s
         # First the gradients of the gate VALUES, written side by side into da ...
-        da = np.empty_like(gates)  # (N, G*H)
+        da = np.empty_like(gates) if out is None else out  # (N, G*H)
         do = np.multiply(dh, tanh_c, out=da[:, s["o"]])  # h = o * tanh(c)
         dc_all = dh * o
         dc_all *= dtanh(tanh_c)

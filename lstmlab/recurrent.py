@@ -271,14 +271,14 @@ class Recurrent(Module):
             dstate = cell.initial_state(N)
         else:
             dstate = cell.check_state(dstate, N, name="dstate")
-        ds = list(cell.split_state(dstate))  # dL/d(state after step t): (dh,) or (dh, dc)
+        ds = tuple(cell.split_state(dstate))  # dL/d(state after step t): (dh,) or (dh, dc)
         norms = [np.zeros(T) for _ in ds] if self.record_grad_norms else None
 
         dxw = np.empty((T, N, cell.params["W_x"].shape[1]), dtype=cell.dtype)  # (T, N, G*H)
         for t in reversed(self._time_steps(T)):
-            ds_new = list(ds)  # the gradient reaching step t's output state
-            if dhs is not None:
-                ds_new[0] = ds_new[0] + dhs[t]
+            ds_new = ds  # the gradient reaching step t's output state
+            if dhs is not None:  # h_t feeds the output and the next step
+                ds_new = (ds[0] + dhs[t],) + ds[1:]
             if valid is not None:
                 m = valid[t][:, None]  # (N, 1)
                 ds_skip = [np.where(m, 0.0, d) for d in ds]  # padding: straight to the past
@@ -287,12 +287,12 @@ class Recurrent(Module):
                 for norm, d in zip(norms, ds_new):
                     norm[t] = np.linalg.norm(d)
             # dW_h waits for the loop's end: one product over all steps (defer_dW_h)
-            dxw[t], dstate_prev = cell.backward_step(
-                cell.join_state(ds_new), caches[t], defer_dW_h=True, check=False
+            _, dstate_prev = cell.backward_step(
+                cell.join_state(ds_new), caches[t], defer_dW_h=True, check=False, out=dxw[t]
             )
-            ds = list(cell.split_state(dstate_prev))
+            ds = tuple(cell.split_state(dstate_prev))
             if valid is not None:
-                ds = [d + skip for d, skip in zip(ds, ds_skip)]
+                ds = tuple(d + skip for d, skip in zip(ds, ds_skip))
         if norms is not None:
             self.grad_norms = dict(zip("hc", norms))
         cell.backward_dW_h(caches, dxw)  # dW_h = sum_t h_prev_t^T dxw_t, one product

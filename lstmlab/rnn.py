@@ -113,15 +113,16 @@ class RNNCell(Cell):
         h = tanh(a, out=a) if self.nonlinearity == "tanh" else relu(a, out=a)
         return h, RNNCache(x, h_prev, h)
 
-    def backward_step(self, dh, cache, *, defer_dW_h=False, check=True):
+    def backward_step(self, dh, cache, *, defer_dW_h=False, check=True, out=None):
         """Backward of :meth:`step`: returns ``(da, dh_prev)``; accumulates dW_h.
 
         With ``defer_dW_h=True`` dW_h is left to :meth:`backward_dW_h`.
+        ``out`` (N, H), if given, receives ``da``.
         """
         if check:
             dh = self.check_state(dh, self.check_cache(cache).h_prev.shape[0], name="dstate")
         h_prev, h = cache.h_prev, cache.h
-        da = dh * (dtanh(h) if self.nonlinearity == "tanh" else drelu(h))  # (N, H)
+        da = np.multiply(dh, dtanh(h) if self.nonlinearity == "tanh" else drelu(h), out=out)
         if not defer_dW_h:
             self.grads["W_h"] += h_prev.T @ da
         dh_prev = da @ self.params["W_h"].T
