@@ -10,19 +10,31 @@ better, the network must carry the first marked value across ~T/2 steps of
 distractors, which is exactly where the gradient of a plain tanh RNN vanishes.
 
 The three cells get the same budget (hidden size, optimizer, learning rate,
-steps, batch, clipping at 1.0) on freshly drawn batches, and are tested on
-one fixed held-out set. The figure shows their learning curves on a log
-scale next to the 0.167 line.
+steps, batch, clipping at 1.0; the LSTM starts with its forget-gate bias at
+1.0) on freshly drawn batches, and are tested on one fixed held-out set.
+The figure shows their learning curves on a log scale next to the 0.167
+line.
 
 Run::
 
     python examples/adding_problem.py            # full run, T = 100
     python examples/adding_problem.py --quick    # seconds, a smoke test
 
-A full run on this 2-core machine (seed 0, float32, H = 64, Adam lr 3e-3,
-batch 64, 3000 steps per cell) printed::
+A full run on this 2-core machine (defaults: seed 0, float32, H = 64, Adam
+lr 3e-3, batch 64, clipping at 1.0, 3000 steps per cell; 5.2 minutes in all)
+printed::
 
-    FULL-RUN RESULTS GO HERE
+    T = 100, H = 64, 3000 steps of batch 64:
+      predict 1 (mean)   test MSE 0.1649
+      RNN                test MSE 0.1654  (4353 params, 0.5 min)
+      LSTM               test MSE 0.0002  (17217 params, 2.5 min)
+      GRU                test MSE 0.0001  (12993 params, 2.1 min)
+
+The tanh RNN never leaves the 0.167 plateau. The LSTM sits on it until
+somewhere between steps 1,250 and 1,500 (test MSE 0.1646, then 0.0145), the
+GRU until between steps 250 and 500; both then fall by three orders of
+magnitude: they have learnt to store the marked values and ignore the
+distractors.
 
 References
 ----------

@@ -268,7 +268,7 @@ def main(argv=None):
     if args.quick:
         args.hidden, args.embed, args.T, args.batch, args.steps = 32, 8, 16, 8, 20
         args.eval_every, args.length = 10, 40
-    start = time.perf_counter()
+    run_start = start = time.perf_counter()
     if args.text:
         text, source = Path(args.text).read_text(encoding="utf-8"), args.text
     else:
@@ -364,6 +364,7 @@ def main(argv=None):
     print(f"\nsaved {out / 'char_lm.npz'}; sample again with: python examples/char_lm.py "
           f"--generate --out {out}")
     print("figures:", fig_loss, fig_gates)
+    print(f"whole run: {(time.perf_counter() - run_start) / 60:.1f} min")
     return {"held_out_bits": final_bits, "unigram_bits": unigram, "minutes": seconds / 60,
             "chars_per_second": chars_per_second, "samples": samples, "vocab": V,
             "figures": [str(fig_loss), str(fig_gates)], "model_path": str(out / "char_lm.npz")}

@@ -21,9 +21,21 @@ Run::
     python examples/stock_forecast.py           # full run
     python examples/stock_forecast.py --quick   # seconds, a smoke test
 
-A full run on this 2-core machine (seed 0, defaults) printed::
+A full run on this 2-core machine (seed 0, defaults: a 20-day window,
+H = 32, 150 epochs of Adam; 0.4 minutes of training, 29 seconds in all)
+printed::
 
-    FULL-RUN RESULTS GO HERE
+    held-out 209 days, 2007-12-17 .. 2008-10-14:
+      LSTM                       RMSE $  20.61   MAE $  15.60   direction right on 43.1% of days
+      naive (tomorrow = today)   RMSE $  15.02   MAE $  10.69
+      lower RMSE: naive (tomorrow = today)  (LSTM RMSE / naive RMSE = 1.373); share of up
+      days in the test period 42.6%
+
+The naive forecast wins: the LSTM's error is 37% larger, and it calls the
+direction of the next move right on 43.1% of the days, no better than always
+saying "down" would have done in this falling market (57.4% of the days).
+On the plot its forecast looks convincing because it follows the price a
+day late, which is what "tomorrow = today" does exactly.
 """
 
 # %% Imports

@@ -7,26 +7,54 @@ step back multiplies it by the Jacobian ``diag(1 - h_t^2) W_h^T``, so its
 norm behaves like s^k, s the scale of W_h: with W_h = s Q (Q orthogonal, so
 every singular value of W_h is s) it vanishes geometrically for s = 0.5,
 decays more slowly for s = 1 (the tanh' < 1 factors), and explodes for
-s = 2. An LSTM with the same scale on every gate block sends the gradient
-back along its additive cell path ``c_t = f * c_{t-1} + i * g``, multiplied
-by the forget gate f instead of by W_h: it decays far more slowly.
+s = 2. An LSTM with the same scale on every gate block also carries the
+gradient back along its additive cell path ``c_t = f * c_{t-1} + i * g``,
+where each step multiplies it by the forget gate f instead of by W_h, so how
+far it reaches is set by f, i.e. by the forget-gate bias. A second figure
+shows that at s = 1 for the biases 0, 1 and 3.
 ``Recurrent(cell, record_grad_norms=True)`` records the norms.
 
 Part 2 is the exploding case in training (Pascanu, Mikolov & Bengio, 2013).
-The same tanh RNN with s = 2 learns to recall the input it saw ``--lag``
-steps ago, twice, from the same initial weights and the same batches, with
-plain SGD: once as is, once with ``ll.clip_grad_norm`` rescaling the global
-gradient to norm 1. The figures show the loss and the gradient norm (before
-clipping) at every step.
+A tanh RNN with s = 1.5 (where the gradient grows through time) learns to
+recall the input it saw ``--lag`` steps ago, twice, from the same initial
+weights and the same batches, with plain SGD: once as is, once with
+``ll.clip_grad_norm`` rescaling the global gradient to norm 1. The figures
+show the loss and the gradient norm (before clipping) at every step.
 
 Run::
 
     python examples/vanishing_gradients.py          # full run
     python examples/vanishing_gradients.py --quick  # seconds, a smoke test
 
-A full run on this 2-core machine (seed 0) printed::
+A full run on this 2-core machine (seed 0, defaults: T = 100, H = 64; 11
+seconds) printed::
 
-    FULL-RUN RESULTS GO HERE
+    Part 1: norm of dL/dh_(T-1-k) / norm of dL/dh_(T-1), T = 100, H = 64
+                                     k=1      k=10      k=25      k=50      k=99
+      tanh RNN, s = 0.5            0.485  0.000708  1.31e-08  1.64e-16   5.8e-32
+      tanh RNN, s = 1              0.897     0.342    0.0679   0.00427  2.76e-05
+      tanh RNN, s = 2               1.14      4.18      45.5  1.65e+03  1.01e+07
+      LSTM, s = 0.5, forget bias 1 0.121    0.0144   0.00097   1.4e-05   4.2e-09   mean f = 0.73
+      LSTM, s = 1, forget bias 1   0.236     0.072      0.03   0.00952   0.00111   mean f = 0.73
+      LSTM, s = 2, forget bias 1   0.438     0.262     0.437      1.51      44.4   mean f = 0.72
+      the LSTM at s = 1 with other forget-gate biases:
+      LSTM, s = 1, forget bias 0   0.243   0.00726   6.4e-05  3.06e-08  1.04e-14   mean f = 0.50
+      LSTM, s = 1, forget bias 3    0.23    0.0724    0.0823      0.13      8.89   mean f = 0.95
+
+    Part 2: tanh RNN, s = 1.5, recall the input 5 steps back (T = 50); SGD lr 0.05,
+    1000 steps; predicting 0 gives MSE 1/3
+      no clipping        stopped at step 275 (not finite); largest finite gradient norm 5.14e+153
+      clip_grad_norm(1)  mean loss of the last 50 steps 0.0353; largest finite gradient norm 40.8
+
+(columns aligned by hand). What it shows: 99 steps back, the tanh RNN keeps
+6e-32 of the gradient at s = 0.5 and 3e-5 at s = 1, and multiplies it by 1e7
+at s = 2. The LSTM with forget bias 1 (mean f = 0.73) is tamer in both
+directions: 4e-9, 1e-3, and 44. Its first step back costs more than the
+RNN's (the gradient into h_{t-1} passes through the gates), and the rest is
+the forget gate's doing: with bias 0 (f = 0.50) the LSTM loses its gradient
+faster than the RNN (1e-14), with bias 3 (f = 0.95) it does not decay at all
+over 99 steps. Training at s = 1.5 without clipping overflowed at step 275;
+with clipping the same run went from the 0.33 of guessing 0 to 0.035.
 
 References
 ----------
@@ -150,11 +178,11 @@ def train_recall(clip, args):
                 norm = global_norm(model.grads)
             else:
                 norm = ll.clip_grad_norm(model.grads, clip, error_if_nonfinite=False)
-            losses.append(loss)
-            norms.append(norm)
             if not math.isfinite(norm):
                 diverged_at = step
                 break
+            losses.append(loss)
+            norms.append(norm)
             opt.step()
             if step % args.print_every == 0 or step == args.steps:
                 elapsed = time.perf_counter() - start
@@ -179,7 +207,7 @@ def main(argv=None):
                         help="part 1: the LSTM's initial forget-gate bias")
     parser.add_argument("--T-train", type=int, default=50, help="sequence length of part 2")
     parser.add_argument("--lag", type=int, default=5, help="part 2: recall the input this far back")
-    parser.add_argument("--explode-scale", type=float, default=2.0, help="part 2: scale s of W_h")
+    parser.add_argument("--explode-scale", type=float, default=1.5, help="part 2: scale s of W_h")
     parser.add_argument("--steps", type=int, default=1000, help="part 2: SGD steps per run")
     parser.add_argument("--lr", type=float, default=0.05, help="part 2: SGD learning rate")
     parser.add_argument("--clip", type=float, default=1.0, help="part 2: max gradient norm")
@@ -236,13 +264,17 @@ def main(argv=None):
           "predicting 0 gives MSE 1/3")
     runs = {"no clipping": train_recall(None, args),
             f"clip_grad_norm({args.clip:g})": train_recall(args.clip, args)}
+    labels = {name: name if r["diverged_at"] is None else f"{name} (overflow at step "
+              f"{r['diverged_at']})" for name, r in runs.items()}
     fig2 = out / "clipping_loss.png"
     fig3 = out / "clipping_grad_norm.png"
     smooth = max(1, min(20, args.steps // 20))
-    plot.learning_curves({k: r["loss"] for k, r in runs.items()}, logy=True, smooth=smooth,
-                         baselines={"predict 0": 1 / 3}, ylabel="training MSE", path=fig2,
+    # the loss without clipping reaches 1e200 and more: fixed limits keep the other run visible
+    plot.learning_curves({labels[k]: r["loss"] for k, r in runs.items()}, logy=True,
+                         smooth=smooth, ylim=(1e-3, 1e3), baselines={"predict 0": 1 / 3},
+                         ylabel="training MSE", path=fig2,
                          title="Exploding gradients: training with and without clipping")
-    plot.learning_curves({k: r["grad_norm"] for k, r in runs.items()}, logy=True,
+    plot.learning_curves({labels[k]: r["grad_norm"] for k, r in runs.items()}, logy=True,
                          baselines={"clip threshold": args.clip}, ylabel="gradient norm "
                          "(before clipping)", path=fig3, title="Global gradient norm per step")
     summary = {}
@@ -255,7 +287,8 @@ def main(argv=None):
         }
         status = (f"stopped at step {r['diverged_at']} (not finite)" if r["diverged_at"]
                   else f"mean loss of the last 50 steps {summary[name]['final_loss']:.4g}")
-        print(f"  {name:20} {status}; largest gradient norm {summary[name]['max_grad_norm']:.3g}")
+        print(f"  {name:20} {status}; largest finite gradient norm "
+              f"{summary[name]['max_grad_norm']:.3g}")
     figures = [str(fig1), str(fig1b), str(fig2), str(fig3)]
     print("figures:", *figures)
     return {"ratios": table, "training": summary, "figures": figures}

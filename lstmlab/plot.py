@@ -86,7 +86,7 @@ def _set_log_ylim(ax, arrays):
 
 
 def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", logy=False,
-                    title=None, smooth=1, path=None):
+                    ylim=None, title=None, smooth=1, path=None):
     """Loss (or any metric) against training progress, one line per run.
 
     Parameters
@@ -98,6 +98,8 @@ def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", log
     xlabel, ylabel, title : str
     logy : bool
         Logarithmic y axis (losses that fall by orders of magnitude).
+    ylim : (float, float), optional
+        Fixed y limits, e.g. to keep a diverging run from squashing the others.
     smooth : int
         Also draw the running mean over this many points on top of the raw,
         faded curve (1: raw curve only). Minibatch losses are noisy.
@@ -132,6 +134,8 @@ def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", log
             ax.plot(x, y, label=label, lw=1.6)
     for label, value in (baselines or {}).items():
         ax.axhline(value, ls="--", lw=1.0, color="0.4", label=label)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:

@@ -92,5 +92,7 @@ def test_log_plots_of_a_diverging_run_save_without_overflow(tmp_path):
                                smooth=5, path=tmp_path / "a.png")
     lo, hi = fig.axes[0].get_ylim()
     assert lo == 0.5 and hi == 1e200
+    fig = plot.learning_curves({"no clipping": exploding}, logy=True, ylim=(0.1, 1e4))
+    assert fig.axes[0].get_ylim() == (0.1, 1e4)
     plot.grad_norms_through_time({"s = 2": exploding}, path=tmp_path / "b.png")
     assert is_png(tmp_path / "a.png") and is_png(tmp_path / "b.png")
