@@ -29,9 +29,25 @@ Run::
     python examples/seq2seq_addition.py --reverse-input   # the reversal trick
     python examples/seq2seq_addition.py --quick           # seconds, a smoke test
 
-A full run on this 2-core machine (seed 0, defaults) printed::
+Full runs on this 2-core machine (seed 0, defaults: H = 128, E = 16, 6000
+steps of 128 problems, Adam lr 5e-3 with cosine decay) printed, as written::
 
-    FULL-RUN RESULTS GO HERE
+    held-out exact match: 98.7% of 2000 problems after 6000 steps (732,514
+    training problems) in 3.6 min
+      a mistake: 822+864 = 1676, not 1686
+      a mistake: 139+359 = 598, not 498
+
+and with ``--reverse-input`` (3.1 min)::
+
+    held-out exact match: 100.0% of 2000 problems after 6000 steps (732,514
+    training problems) in 3.1 min
+
+Both pass 90%: as written at the evaluation after step 3000 (91.2%; 80.2%
+at step 2000), reversed at step 2000 (94.0%). Sutskever et al. explain the
+gain by shorter distances between some input characters and the output
+characters that depend on them: reversed, the leading digits of the first
+number are the last characters the encoder reads, right before the decoder
+writes the leading digit of the sum.
 """
 
 # %% Imports
