@@ -28,9 +28,28 @@ Run::
     python examples/char_lm.py --generate --temperature 0.5 --length 400
     python examples/char_lm.py --quick               # seconds, a smoke test
 
-A full run on this 2-core machine (seed 0, defaults) printed::
+A full run on this 2-core machine (seed 0, defaults: LSTM with H = 128,
+E = 32, float32, 4000 steps of 32 streams x 64 characters, Adam lr 1e-2
+cosine-decayed, clipping at 1.0; 3.8 minutes in all) printed::
 
-    FULL-RUN RESULTS GO HERE
+    text: 883,122 characters from the docstrings of 108 standard-library modules,
+    102 distinct; train 794,740, held out 88,380 (gathered in 0.6s)
+    unigram baseline (letter frequencies): 4.735 bits/char on the held-out text
+    ...
+    step  4000/4000 (epoch 10.31)  train 1.900  held-out 1.998 bits/char  ...
+    trained 4000 steps x 64 x 32 characters (388 steps per epoch) in 3.7 min:
+    36,753 characters/second (forward + backward + update)
+    held-out: 1.998 bits/char (LSTM)  vs  4.735 bits/char (unigram)
+
+    --- sample, temperature 0.7 ---   (here with its line breaks and indentation shortened)
+    Return the no start will be most and true, newline or a time overred to the
+    return values) are lowercase, and function ...
+
+and ``--generate --temperature 0.5 --prime "Return a new "`` then wrote
+"Return a new standard time object for custom default of the set to be the
+called, and the writements are always the server." The held-out curve was
+still falling at the end (2.119 at step 2000, 2.034 at 3000): more steps buy
+more. (Python 3.11.7; another version's docstrings give another text.)
 """
 
 # %% Imports
