@@ -30,15 +30,15 @@ Run::
 
 A full run on this 2-core machine (seed 0, defaults: LSTM with H = 128,
 E = 32, float32, 4000 steps of 32 streams x 64 characters, Adam lr 1e-2
-cosine-decayed, clipping at 1.0; 3.8 minutes in all) printed::
+cosine-decayed, clipping at 1.0; 4.0 minutes in all) printed::
 
     text: 883,122 characters from the docstrings of 108 standard-library modules,
     102 distinct; train 794,740, held out 88,380 (gathered in 0.6s)
     unigram baseline (letter frequencies): 4.735 bits/char on the held-out text
     ...
     step  4000/4000 (epoch 10.31)  train 1.900  held-out 1.998 bits/char  ...
-    trained 4000 steps x 64 x 32 characters (388 steps per epoch) in 3.7 min:
-    36,753 characters/second (forward + backward + update)
+    trained 4000 steps x 64 x 32 characters (388 steps per epoch) in 3.9 min:
+    34,694 characters/second (forward + backward + update)
     held-out: 1.998 bits/char (LSTM)  vs  4.735 bits/char (unigram)
 
     --- sample, temperature 0.7 ---   (here with its line breaks and indentation shortened)
@@ -233,7 +233,9 @@ def gate_activations(model, ids):
         state, cache = cell.forward(x[t], state)
         for name in fields:
             gates[name].append(getattr(cache, name)[0])
-    return {name: np.array(values) for name, values in gates.items()}  # each (T, H)
+    long_names = {"i": "input gate i", "f": "forget gate f", "o": "output gate o",
+                  "r": "reset gate r", "z": "update gate z", "h": "hidden state h"}
+    return {long_names[name]: np.array(values) for name, values in gates.items()}  # each (T, H)
 
 
 def clock(seconds):
@@ -375,7 +377,8 @@ def main(argv=None):
     gates = gate_activations(model, passage)
     fig_gates = out / "char_lm_gates.png"
     plot.gate_heatmap(gates, labels=[chars[k] for k in passage], max_units=32, path=fig_gates,
-                      title=f"{args.cell.upper()} gates over a held-out passage (first 32 units)")
+                      title=f"{args.cell.upper()} {'state' if args.cell == 'rnn' else 'gates'} "
+                            "over a held-out passage (first 32 units)")
 
     # %% Save, so that --generate can sample without training
     ll.save(model, out / "char_lm.npz")
