@@ -125,20 +125,21 @@ def torch_state_dict(parts):
     dict of str to ndarray
         New arrays (copies), e.g. ``{"weight_ih_l0": ..., "bias_hh_l0": ...}``.
     """
-    sd = {}
-    for suffix, cell in parts:
-        check_torch_compatible(cell)
-        for name, value in _cell_to_torch(cell, cell.params, grads=False).items():
-            sd[name + suffix] = value
-    return sd
+    return _to_torch_names(parts, grads=False)
 
 
 def torch_grads(parts):
     """The gradients of ``parts`` under PyTorch's names: what torch puts in ``.grad``."""
+    return _to_torch_names(parts, grads=True)
+
+
+def _to_torch_names(parts, grads):
+    """The params (or, with ``grads``, the gradients) of every cell, PyTorch-named."""
     out = {}
     for suffix, cell in parts:
         check_torch_compatible(cell)
-        for name, value in _cell_to_torch(cell, cell.grads, grads=True).items():
+        arrays = cell.grads if grads else cell.params
+        for name, value in _cell_to_torch(cell, arrays, grads=grads).items():
             out[name + suffix] = value
     return out
 
