@@ -53,10 +53,6 @@ class Cell(Module):
         self.rng = as_generator(rng)
         self._dtype = dtype
 
-    @property
-    def dtype(self):
-        return self._dtype
-
     # -- the protocol -----------------------------------------------------------
     def forward(self, x, state):
         """One time step: ``state, cache = cell.forward(x, state)``.

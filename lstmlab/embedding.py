@@ -88,10 +88,6 @@ class Embedding(Module):
         self.add_param("W", W)
         self.ids = None  # the last ids, kept for backward
 
-    @property
-    def dtype(self):
-        return self._dtype
-
     def forward(self, ids):
         """Look up the vectors of ``ids`` and remember the ids.
 

@@ -71,11 +71,6 @@ class _RecurrentLayer(Module):
             self.layers.append(directions)
 
     @property
-    def dtype(self):
-        """The floating dtype of the parameters and of every input and gradient."""
-        return self._dtype
-
-    @property
     def _cell(self):
         return self.layers[0][0].cell
 

@@ -75,10 +75,6 @@ class Linear(Module):
             self.add_param("b", uniform((self.out_features,), bound, rng, dtype))
         self.x = None  # the last input, kept for backward
 
-    @property
-    def dtype(self):
-        return self._dtype
-
     def forward(self, x):
         """Compute ``y = x W + b`` and remember ``x``.
 

@@ -33,6 +33,7 @@ class Module:
     def __init__(self):
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
+        self._dtype = None  # a layer sets it when built, before its params exist
 
     def add_param(self, name, value):
         """Register ``value`` as parameter ``name``, with a zero gradient of its shape and dtype."""
@@ -62,7 +63,13 @@ class Module:
 
     @property
     def dtype(self):
-        """The floating dtype of the parameters (float64 unless built otherwise)."""
+        """The floating dtype of the parameters and of every input and gradient.
+
+        The one the layer was built with; for a composite, that of its parameters
+        (float64 when it has none).
+        """
+        if self._dtype is not None:
+            return self._dtype
         for p in self.params.values():
             return p.dtype
         return np.dtype(np.float64)
