@@ -4,6 +4,7 @@ Every forward has an explicit backward, and every backward is proven by a
 numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 """
 
+from .attention import Attention
 from .clip import clip_grad_norm, clip_grad_value
 from .embedding import Embedding
 from .functional import drelu, dsigmoid, dtanh, log_softmax, relu, sigmoid, softmax, tanh
@@ -39,6 +40,7 @@ __all__ = [
     "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
     "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
     "Linear", "Embedding",
+    "Attention",
     "cross_entropy", "nll_loss", "mse", "binary_cross_entropy_with_logits",
     "Model",
     "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
