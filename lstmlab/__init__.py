@@ -23,6 +23,7 @@ from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
 from .lstm import LSTMCache, LSTMCell, LSTMState
+from .metrics import accuracy, bits_per_char, perplexity
 from .model import Model
 from .module import Module
 from .optim import SGD, Adagrad, Adam, Optimizer, RMSprop
@@ -47,4 +48,5 @@ __all__ = [
     "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
     "clip_grad_norm", "clip_grad_value",
     "save", "load",
+    "perplexity", "bits_per_char", "accuracy",
 ]
