@@ -27,6 +27,7 @@ from .metrics import accuracy, bits_per_char, perplexity
 from .model import Model
 from .module import Module
 from .optim import SGD, Adagrad, Adam, Optimizer, RMSprop
+from .progress import Progress
 from .recurrent import Recurrent
 from .rnn import RNNCache, RNNCell
 from .schedule import CosineLR, StepLR
@@ -49,4 +50,5 @@ __all__ = [
     "clip_grad_norm", "clip_grad_value",
     "save", "load",
     "perplexity", "bits_per_char", "accuracy",
+    "Progress",
 ]
