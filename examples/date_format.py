@@ -165,88 +165,44 @@ def batch(pairs):
 
 
 # %% [markdown]
-# ## The model: one class, with or without attention
+# ## The model: `ll.Seq2Seq`, with or without attention
 #
-# The decoder's state carries everything it reads per example: its LSTM state,
-# the encoder's outputs (the attention's keys) and their lengths. That is the
-# protocol of `ll.greedy_decode` and `ll.beam_search`: `decode(ids, state) ->
-# (logits, state)`.
+# Embed -> LSTM encoder; embed -> LSTM decoder [-> `ll.Attention`] -> Linear,
+# its forward and backward written out in `lstmlab/seq2seq.py`. `encode`
+# returns the decoder's whole state: its LSTM state, the encoder's outputs
+# (the attention's keys) and their lengths; `decode(ids, state) -> (logits,
+# state)` is the protocol of `ll.greedy_decode` and `ll.beam_search`.
 
 
 # %%
-class Seq2Seq(ll.Model):
-    """Embed -> LSTM encoder; embed -> LSTM decoder [-> attention] -> Linear."""
-
-    def __init__(self, V_in, V_out, E, H, score, dtype, rng):
-        parts = dict(
-            src_embed=ll.Embedding(V_in, E, padding_idx=PAD, dtype=dtype, rng=rng),
-            encoder=ll.LSTM(E, H, forget_bias=1.0, dtype=dtype, rng=rng),
-            tgt_embed=ll.Embedding(V_out, E, dtype=dtype, rng=rng),
-            decoder=ll.LSTM(E, H, forget_bias=1.0, dtype=dtype, rng=rng),
-        )
-        if score is not None:
-            parts["attention"] = ll.Attention(H, score=score, dtype=dtype, rng=rng)
-        parts["head"] = ll.Linear(H if score is None else 2 * H, V_out, dtype=dtype, rng=rng)
-        super().__init__(**parts)
-        self.H, self.with_attention = H, score is not None
-
-    def encode(self, src, src_len):
-        """The decoder's initial state: (encoder's final LSTM state, its outputs, lengths)."""
-        keys, state = self.encoder.forward(self.src_embed.forward(src), lengths=src_len)
-        return state, keys, src_len
-
-    def decode(self, ids, state):
-        """Logits (T, N, V) for decoder inputs ``ids`` (T, N), and the next state."""
-        dec_state, keys, src_len = state
-        hs, dec_state = self.decoder.forward(self.tgt_embed.forward(ids), dec_state)  # (T, N, H)
-        if self.with_attention:
-            context, _ = self.attention.forward(hs, keys, src_len)  # (T, N, H)
-            hs = np.concatenate([context, hs], axis=-1)  # (T, N, 2H), Luong's [c_t; h_t]
-        return self.head.forward(hs), (dec_state, keys, src_len)
-
-    def forward(self, src, src_len, dec_in):
-        """Teacher forcing: the decoder reads <go> + the true ISO date."""
-        return self.decode(dec_in, self.encode(src, src_len))[0]
-
-    def backward(self, dlogits):
-        dout = self.head.backward(dlogits)
-        dkeys = None  # without attention the encoder's outputs feed nothing but its state
-        if self.with_attention:
-            dcontext, dhs = dout[..., :self.H], dout[..., self.H:]
-            dqueries, dkeys = self.attention.backward(dcontext)
-            dout = dhs + dqueries  # h_t is both the query and part of the head's input
-        dx, dstate0 = self.decoder.backward(dout)
-        self.tgt_embed.backward(dx)
-        dx, _ = self.encoder.backward(dkeys, dstate=dstate0)  # from the keys and the state
-        self.src_embed.backward(dx)
-
-    def attention_weights(self, src, src_len, dec_in):
-        """The weights (T_out, N, T_in) of every output step, reading ``dec_in``."""
-        with ll.no_grad():
-            dec_state, keys, src_len = self.encode(src, src_len)
-            hs, _ = self.decoder.forward(self.tgt_embed.forward(dec_in), dec_state)
-            return self.attention.forward(hs, keys, src_len)[1]
-
-
 def translate(model, pairs, size=500):
-    """Greedy ISO answers for the human texts of ``pairs``."""
-    answers = []
+    """Greedy answers for the human texts of ``pairs``: strings, and ids (T_OUT, N)."""
+    answers, columns = [], []
     model.eval()
     for start in range(0, len(pairs), size):
         src, src_len, _, _ = batch(pairs[start:start + size])
         with ll.no_grad():
             state = model.encode(src, src_len)
         ids = ll.greedy_decode(model.decode, state, start_id=GO, length=T_OUT, end_id=END)
+        ids = np.pad(ids, ((0, T_OUT - len(ids)), (0, 0)), constant_values=END)  # all ended
         for column in ids.T:
             chars = tgt_vocab.decode(column)
             answers.append("".join(chars[:chars.index("<end>")] if "<end>" in chars else chars))
+        columns.append(ids)
     model.train()
-    return answers
+    return answers, np.concatenate(columns, axis=1)
 
 
 def exact_match(model, pairs):
-    answers = translate(model, pairs)
+    """The fraction of dates whose ten characters are all right, and the answers."""
+    answers, _ = translate(model, pairs)
     return float(np.mean([a == iso for a, (_, iso) in zip(answers, pairs)])), answers
+
+
+def char_accuracy(model, pairs):
+    """The fraction of right characters (and the <end> after them)."""
+    _, ids = translate(model, pairs)
+    return ll.accuracy(ids, batch(pairs)[3])
 
 
 # %% [markdown]
@@ -256,11 +212,9 @@ def exact_match(model, pairs):
 # Adam, and after each epoch the exact match on the held-out dates.
 
 # %%
-models = {
-    "plain": Seq2Seq(len(src_vocab), len(tgt_vocab), args.embed, args.hidden, None, dtype, rng),
-    "attention": Seq2Seq(len(src_vocab), len(tgt_vocab), args.embed, args.hidden, args.score,
-                         dtype, rng),
-}
+models = {name: ll.Seq2Seq(len(src_vocab), len(tgt_vocab), args.embed, args.hidden,
+                           attention=score, padding_idx=PAD, dtype=dtype, rng=rng)
+          for name, score in (("plain", None), ("attention", args.score))}
 steps_per_epoch = -(-len(train) // args.batch)
 total = steps_per_epoch * args.epochs
 optimizers = {name: ll.Adam(m.params, m.grads, lr=args.lr) for name, m in models.items()}
@@ -271,7 +225,7 @@ for name, m in models.items():
 curves = {name: ([0], [exact_match(m, test)[0]]) for name, m in models.items()}
 seconds = {name: 0.0 for name in models}
 start = time.perf_counter()
-step = 0
+progress = ll.Progress(total=total, desc="train")
 for epoch in range(1, args.epochs + 1):
     losses = {name: [] for name in models}
     for idx in ll.data.minibatches(len(train), args.batch, rng):
@@ -286,16 +240,16 @@ for epoch in range(1, args.epochs + 1):
             schedules[name].step()
             seconds[name] += time.perf_counter() - tic
             losses[name].append(loss)
-        step += 1
+        progress.update(**{name: losses[name][-1] for name in models})
     report = []
     for name, model in models.items():
         acc, _ = exact_match(model, test)
         curves[name][0].append(epoch)
         curves[name][1].append(acc)
         report.append(f"{name} loss {np.mean(losses[name]):.4f} exact {100 * acc:5.1f}%")
-    elapsed = time.perf_counter() - start
-    print(f"epoch {epoch}/{args.epochs} ({step} steps, {elapsed / 60:.1f} min): "
-          + "   ".join(report), flush=True)
+    progress.write(f"epoch {epoch}/{args.epochs} ({progress.done} steps, "
+                   f"{progress.elapsed / 60:.1f} min): " + "   ".join(report))
+progress.close()
 minutes = (time.perf_counter() - start) / 60
 
 # %% Save the weights before drawing anything
@@ -310,7 +264,8 @@ for name, model in models.items():
     acc, answers = exact_match(model, test)
     results[name] = acc
     wrong = [(text, iso, a) for (text, iso), a in zip(test, answers) if a != iso]
-    print(f"\n{name}: held-out exact match {100 * acc:.1f}% of {len(test)} dates "
+    print(f"\n{name}: held-out exact match {100 * acc:.1f}% of {len(test)} dates, "
+          f"{len(wrong)} wrong; characters {100 * char_accuracy(model, test):.2f}% right "
           f"({seconds[name] / 60:.1f} min of training)")
     for text, iso, a in wrong[:3]:
         print(f"  a mistake: {text!r} -> {a!r}, not {iso!r}")
@@ -339,7 +294,7 @@ def heatmaps(model, pairs, path):
     """One panel of attention weights (output chars x input chars) per pair."""
     from matplotlib.figure import Figure
 
-    answers = translate(model, pairs)
+    answers, _ = translate(model, pairs)
     src, src_len, _, _ = batch(pairs)
     dec_in, _ = ll.data.pad_sequences([np.concatenate([[GO], tgt_vocab.encode(list(a))])
                                        for a in answers], pad_value=PAD)
