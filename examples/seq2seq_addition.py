@@ -22,11 +22,16 @@ character at a time (Sutskever, Vinyals & Le, 2014).
   character, feed it back, until ``<end>``. A problem counts only if the
   whole answer is right (exact match), on held-out problems never trained on.
 - ``--reverse-input`` feeds the question backwards, Sutskever et al.'s trick.
+- ``--attention`` adds Luong et al. (2015)'s attention (``ll.Attention``,
+  score ``--score``): every answer step also reads a weighted mean of ALL the
+  encoder's outputs, not only its final state (docs/attention.md). The
+  model is ``ll.Seq2Seq`` either way.
 
 Run::
 
     python examples/seq2seq_addition.py                   # full run
     python examples/seq2seq_addition.py --reverse-input   # the reversal trick
+    python examples/seq2seq_addition.py --attention       # with attention
     python examples/seq2seq_addition.py --quick           # seconds, a smoke test
 
 Full runs on this 2-core machine (seed 0, defaults: H = 128, E = 16, 6000
@@ -50,7 +55,7 @@ number are the last characters the encoder reads, right before the decoder
 writes the leading digit of the sum.
 """
 
-# %% Imports
+# %% Imports and options
 import os
 
 # One BLAS thread: the matrices are small; on a busy machine a second, spinning
@@ -67,9 +72,47 @@ import numpy as np
 import lstmlab as ll
 from lstmlab import plot
 
-PAD, GO, END = 0, 1, 2  # special ids, shared by the question and answer alphabets
-ALPHABET = ["<pad>", "<go>", "<end>"] + list("0123456789+")
-INDEX = {c: k for k, c in enumerate(ALPHABET)}
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--digits", type=int, default=3, help="largest number of digits")
+parser.add_argument("--hidden", type=int, default=128, help="hidden size H")
+parser.add_argument("--embed", type=int, default=16, help="embedding size E")
+parser.add_argument("--steps", type=int, default=6000, help="training steps")
+parser.add_argument("--batch", type=int, default=128)
+parser.add_argument("--lr", type=float, default=5e-3, help="Adam lr (cosine-decayed)")
+parser.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
+parser.add_argument("--test-size", type=int, default=2000)
+parser.add_argument("--eval-every", type=int, default=500)
+parser.add_argument("--reverse-input", action="store_true",
+                    help="feed the question backwards (Sutskever et al. 2014)")
+parser.add_argument("--attention", action="store_true",
+                    help="add attention over the encoder's outputs (Luong et al. 2015)")
+parser.add_argument("--score", default="general", choices=["dot", "general", "additive"],
+                    help="the attention score (with --attention)")
+parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--out", default="out/seq2seq_addition", help="directory for figures")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("LSTMLAB_QUICK", "") not in ("", "0"),
+                    help="a few seconds: tiny budget (also LSTMLAB_QUICK=1)")
+# parse_known_args: in a notebook, sys.argv holds the kernel's own "-f <file>" arguments
+args, _ = parser.parse_known_args()
+if args.quick:
+    args.hidden, args.steps, args.batch, args.test_size, args.eval_every = 16, 20, 32, 100, 10
+
+try:  # before any training: a missing plotting library must not cost a run
+    import matplotlib  # noqa: F401
+except ImportError:
+    raise SystemExit("seq2seq_addition.py draws its figures with matplotlib; install it with: "
+                     "pip install matplotlib") from None
+
+rng = np.random.default_rng(args.seed)
+dtype = np.dtype(args.dtype)
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
+
+# One alphabet for questions and answers; <pad> is id 0, then <go> and <end>.
+vocab = ll.data.Vocab(list("0123456789+"), specials=("<pad>", "<go>", "<end>"))
+PAD, GO, END = vocab.encode(["<pad>", "<go>", "<end>"])
 
 
 # %% The data: random problems, a held-out set the training never sees
@@ -107,185 +150,112 @@ def held_out_problems(n, digits, rng):
 
 def encode(strings, reverse=False):
     """Pad strings into a (T, N) id array (time-major) and return their lengths."""
-    if reverse:
-        strings = [s[::-1] for s in strings]
-    lengths = np.array([len(s) for s in strings])
-    ids = np.full((lengths.max(), len(strings)), PAD, dtype=np.int64)
-    for n, s in enumerate(strings):
-        ids[: len(s), n] = [INDEX[c] for c in s]
-    return ids, lengths
+    return ll.data.pad_sequences([vocab.encode(list(s[::-1] if reverse else s)) for s in strings],
+                                 pad_value=PAD)
 
 
 def batch(problems, reverse):
-    """Encoder ids, decoder inputs (<go> + answer) and targets (answer + <end>)."""
-    questions = [f"{a}+{b}" for a, b in problems]
-    answers = [str(a + b) for a, b in problems]
-    src, src_len = encode(questions, reverse)
-    ans, ans_len = encode(answers)  # (T_out, N)
-    T_out, N = ans.shape
-    dec_in = np.full((T_out + 1, N), PAD, dtype=np.int64)
-    dec_in[0] = GO
-    dec_in[1:] = ans
-    target = np.full((T_out + 1, N), PAD, dtype=np.int64)
-    target[:T_out] = ans
-    target[ans_len, np.arange(N)] = END  # right after each answer's last digit
-    return src, src_len, dec_in, ans_len + 1, target
-
-
-# %% The model: two LSTMs joined by the state
-class Seq2Seq(ll.Model):
-    """Encoder: embed -> LSTM over the question. Decoder: embed -> LSTM -> Linear."""
-
-    def __init__(self, E, H, dtype, rng):
-        V = len(ALPHABET)
-        super().__init__(src_embed=ll.Embedding(V, E, padding_idx=PAD, dtype=dtype, rng=rng),
-                         encoder=ll.LSTM(E, H, forget_bias=1.0, dtype=dtype, rng=rng),
-                         tgt_embed=ll.Embedding(V, E, padding_idx=PAD, dtype=dtype, rng=rng),
-                         decoder=ll.LSTM(E, H, forget_bias=1.0, dtype=dtype, rng=rng),
-                         head=ll.Linear(H, V, dtype=dtype, rng=rng))
-
-    def encode(self, src, src_len):
-        """The encoder's final state: LSTMState(h, c), each (1, N, H)."""
-        _, state = self.encoder.forward(self.src_embed.forward(src), lengths=src_len)
-        return state
-
-    def forward(self, src, src_len, dec_in, dec_len):
-        """Teacher-forced logits (T_out, N, V) of every answer position."""
-        state = self.encode(src, src_len)
-        hs, _ = self.decoder.forward(self.tgt_embed.forward(dec_in), state, lengths=dec_len)
-        return self.head.forward(hs)
-
-    def backward(self, dlogits):
-        dhs = self.head.backward(dlogits)  # (T_out, N, H)
-        dx_dec, dstate0 = self.decoder.backward(dhs)  # dstate0 = dL/d(encoder's final state)
-        self.tgt_embed.backward(dx_dec)
-        dx_enc, _ = self.encoder.backward(None, dstate=dstate0)  # the loss reaches it only here
-        self.src_embed.backward(dx_enc)
-
-    def greedy(self, src, src_len, max_len):
-        """Answer ids (max_len, N): each step feeds back the most likely character."""
-        state = self.encode(src, src_len)
-        N = src.shape[1]
-        token = np.full((1, N), GO, dtype=np.int64)
-        out = np.empty((max_len, N), dtype=np.int64)
-        for t in range(max_len):
-            hs, state = self.decoder.forward(self.tgt_embed.forward(token), state)  # one step
-            out[t] = self.head.forward(hs)[0].argmax(axis=1)
-            token = out[t][None]
-        return out
-
-
-def decode(ids):
-    """Answer strings from greedy ids (T, N): characters up to the first <end>."""
-    answers = []
-    for column in ids.T:
-        chars = []
-        for k in column:
-            if k == END:
-                break
-            chars.append(ALPHABET[k] if k > END else "?")
-        answers.append("".join(chars))
-    return answers
-
-
-def exact_match(model, problems, reverse, digits):
-    """Fraction of problems whose greedy answer is exactly right; and the answers."""
+    """Encoder ids and lengths, decoder inputs (<go> + answer), targets (answer + <end>)."""
     src, src_len = encode([f"{a}+{b}" for a, b in problems], reverse)
-    model.eval()
-    answers = decode(model.greedy(src, src_len, max_len=digits + 2))
-    model.train()
-    right = [ans == str(a + b) for ans, (a, b) in zip(answers, problems)]
-    return float(np.mean(right)), answers
+    ans, ans_len = encode([str(a + b) for a, b in problems])  # (T_out, N)
+    T_out, N = ans.shape
+    dec_in = np.concatenate([np.full((1, N), GO), ans])  # (T_out + 1, N)
+    target = np.concatenate([ans, np.full((1, N), PAD)])
+    target[ans_len, np.arange(N)] = END  # right after each answer's last digit
+    return src, src_len, dec_in, target
 
 
-def clock(seconds):
-    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
-
-
-# %% Main
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--digits", type=int, default=3, help="largest number of digits")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden size H")
-    parser.add_argument("--embed", type=int, default=16, help="embedding size E")
-    parser.add_argument("--steps", type=int, default=6000, help="training steps")
-    parser.add_argument("--batch", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=5e-3, help="Adam lr (cosine-decayed)")
-    parser.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
-    parser.add_argument("--test-size", type=int, default=2000)
-    parser.add_argument("--eval-every", type=int, default=500)
-    parser.add_argument("--reverse-input", action="store_true",
-                        help="feed the question backwards (Sutskever et al. 2014)")
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="out/seq2seq_addition", help="directory for figures")
-    parser.add_argument("--quick", action="store_true", help="a few seconds: tiny budget")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.hidden, args.steps, args.batch, args.test_size, args.eval_every = 16, 20, 32, 100, 10
-    rng = np.random.default_rng(args.seed)
-    dtype = np.dtype(args.dtype)
-
-    test = held_out_problems(args.test_size, args.digits, rng)
-    space = (10**args.digits) ** 2
-    print(f"adding numbers of 1..{args.digits} digits ({space:,} possible problems, 5% held out); "
-          f"testing on {len(test)} distinct held-out problems; "
-          f"input {'reversed' if args.reverse_input else 'as written'}, e.g. "
-          f"{encode_example(test[0], args.reverse_input)}")
-
-    model = Seq2Seq(args.embed, args.hidden, dtype, rng)
-    opt = ll.Adam(model.params, model.grads, lr=args.lr)
-    schedule = ll.CosineLR(opt, T_max=args.steps)
-    print(f"{model.num_params():,} parameters")
-    losses, curve = [], []
-    seen = 0
-    start = time.perf_counter()
-    for step in range(1, args.steps + 1):
-        problems = [p for p in random_problems(args.batch, args.digits, rng) if not is_held_out(p)]
-        seen += len(problems)
-        src, src_len, dec_in, dec_len, target = batch(problems, args.reverse_input)
-        model.zero_grad()
-        loss, dlogits = ll.cross_entropy(model.forward(src, src_len, dec_in, dec_len), target,
-                                         ignore_index=PAD)
-        model.backward(dlogits)
-        ll.clip_grad_norm(model.grads, args.clip)
-        opt.step()
-        schedule.step()
-        losses.append(loss)
-        if step % args.eval_every == 0 or step == args.steps:
-            acc, _ = exact_match(model, test, args.reverse_input, args.digits)
-            curve.append((step, acc))
-            elapsed = time.perf_counter() - start
-            eta = elapsed / step * (args.steps - step)
-            print(f"step {step:5d}/{args.steps}  loss {np.mean(losses[-args.eval_every:]):.4f}"
-                  f"  held-out exact match {100 * acc:5.1f}%  elapsed {clock(elapsed)}"
-                  f"  eta {clock(eta)}", flush=True)
-    seconds = time.perf_counter() - start
-
-    accuracy, answers = exact_match(model, test, args.reverse_input, args.digits)
-    print(f"\nheld-out exact match: {100 * accuracy:.1f}% of {len(test)} problems "
-          f"after {args.steps} steps ({seen:,} training problems) in {seconds / 60:.1f} min")
-    wrong = [(p, a) for p, a in zip(test, answers) if a != str(sum(p))]
-    for (a, b), answer in list(zip(test, answers))[:5]:
-        print(f"  {a}+{b} = {answer}  {'ok' if answer == str(a + b) else f'(wrong: {a + b})'}")
-    for (a, b), answer in wrong[:3]:
-        print(f"  a mistake: {a}+{b} = {answer}, not {a + b}")
-
-    out = Path(args.out)
-    figure = out / "seq2seq_addition.png"
-    steps, accs = zip(*curve)
-    plot.learning_curves({"held-out exact match": (steps, accs)}, ylabel="accuracy",
-                         path=figure, title="Encoder-decoder addition"
-                         + (" (reversed input)" if args.reverse_input else ""))
-    return {"accuracy": accuracy, "minutes": seconds / 60, "final_loss": float(losses[-1]),
-            "test_size": len(test), "figures": [str(figure)]}
-
-
-def encode_example(problem, reverse):
+def example(problem, reverse):
     question = f"{problem[0]}+{problem[1]}"
     shown = question[::-1] if reverse else question
     return f"{question!r} is read as {shown!r} and answered {str(sum(problem))!r}"
 
 
-if __name__ == "__main__":
-    main()
+test = held_out_problems(args.test_size, args.digits, rng)
+space = (10**args.digits) ** 2
+print(f"adding numbers of 1..{args.digits} digits ({space:,} possible problems, 5% held out); "
+      f"testing on {len(test)} distinct held-out problems; "
+      f"input {'reversed' if args.reverse_input else 'as written'}, e.g. "
+      f"{example(test[0], args.reverse_input)}")
+
+
+# %% [markdown]
+# ## The model: two LSTMs joined by the state (and, with `--attention`, by attention)
+#
+# `ll.Seq2Seq` writes out the forward and the backward (`lstmlab/seq2seq.py`):
+# the decoder's `backward` returns `dstate0`, dL/d(its initial state), which is
+# exactly the `dstate` of the encoder's final state; with attention, the
+# encoder also gets `dkeys`, the gradient of its outputs.
+
+# %% Testing: greedy decoding with ll.greedy_decode, exact match on held-out problems
+def answers_of(model, problems, reverse, digits):
+    """Greedy answers: feed <go>, then each most likely character, until <end>."""
+    src, src_len = encode([f"{a}+{b}" for a, b in problems], reverse)
+    model.eval()
+    with ll.no_grad():
+        state = model.encode(src, src_len)
+    ids = ll.greedy_decode(model.decode, state, start_id=GO, length=digits + 2, end_id=END)
+    model.train()
+    answers = []
+    for column in ids.T:
+        chars = vocab.decode(column)
+        chars = chars[:chars.index("<end>")] if "<end>" in chars else chars
+        answers.append("".join(c if len(c) == 1 else "?" for c in chars))
+    return answers
+
+
+def exact_match(model, problems, reverse, digits):
+    """Fraction of problems whose greedy answer is exactly right; and the answers."""
+    answers = answers_of(model, problems, reverse, digits)
+    return float(np.mean([a == str(x + y) for a, (x, y) in zip(answers, problems)])), answers
+
+
+# %% Training
+model = ll.Seq2Seq(len(vocab), len(vocab), args.embed, args.hidden,
+                   attention=args.score if args.attention else None, padding_idx=PAD,
+                   dtype=dtype, rng=rng)
+opt = ll.Adam(model.params, model.grads, lr=args.lr)
+schedule = ll.CosineLR(opt, T_max=args.steps)
+print(f"{model!r}: {model.num_params():,} parameters")
+losses, curve = [], []
+seen = 0
+progress = ll.Progress(total=args.steps, desc="train")
+for step in range(1, args.steps + 1):
+    problems = [p for p in random_problems(args.batch, args.digits, rng) if not is_held_out(p)]
+    seen += len(problems)
+    src, src_len, dec_in, target = batch(problems, args.reverse_input)
+    model.zero_grad()
+    loss, dlogits = ll.cross_entropy(model.forward(src, src_len, dec_in), target,
+                                     ignore_index=PAD)
+    model.backward(dlogits)
+    ll.clip_grad_norm(model.grads, args.clip)
+    opt.step()
+    schedule.step()
+    losses.append(loss)
+    progress.update(loss=loss)
+    if step % args.eval_every == 0 or step == args.steps:
+        acc, _ = exact_match(model, test, args.reverse_input, args.digits)
+        curve.append((step, acc))
+        progress.write(f"step {step:5d}/{args.steps}  loss {np.mean(losses[-args.eval_every:]):.4f}"
+                       f"  held-out exact match {100 * acc:5.1f}%")
+progress.close()
+seconds = progress.elapsed
+
+# %% Results
+accuracy, answers = exact_match(model, test, args.reverse_input, args.digits)
+print(f"\nheld-out exact match: {100 * accuracy:.1f}% of {len(test)} problems "
+      f"after {args.steps} steps ({seen:,} training problems) in {seconds / 60:.1f} min")
+wrong = [(p, a) for p, a in zip(test, answers) if a != str(sum(p))]
+for (a, b), answer in list(zip(test, answers))[:5]:
+    print(f"  {a}+{b} = {answer}  {'ok' if answer == str(a + b) else f'(wrong: {a + b})'}")
+for (a, b), answer in wrong[:3]:
+    print(f"  a mistake: {a}+{b} = {answer}, not {a + b}")
+weights = ll.save(model, out / "seq2seq_addition.npz")  # the weights, before any figure
+
+# %% Learning curve
+figure = out / "seq2seq_addition.png"
+steps, accs = zip(*curve)
+title = ("Encoder-decoder addition" + (" with attention" if args.attention else "")
+         + (" (reversed input)" if args.reverse_input else ""))
+plot.learning_curves({"held-out exact match": (steps, accs)}, ylabel="accuracy", path=figure,
+                     title=title)
