@@ -1,0 +1,112 @@
+"""The attention examples run in --quick mode, as scripts and as notebooks; the date data is sound."""
+
+import ast
+import datetime
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+pytest.importorskip("matplotlib")
+
+
+def run_script(name, tmp_path, *extra):
+    env = dict(os.environ, LSTMLAB_QUICK="", MPLBACKEND="Agg")
+    done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out",
+                           str(tmp_path), *extra], capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
+def test_date_format_script_quick(tmp_path):
+    out = run_script("date_format", tmp_path)
+    assert "held-out exact match" in out and "epoch 2/2" in out
+    results = json.loads((tmp_path / "date_format_results.json").read_text())
+    assert set(results["exact_match"]) == {"plain", "attention"}
+    assert all(0.0 <= v <= 1.0 for v in results["exact_match"].values())
+    assert all(len(c) == 3 for c in results["curves"].values())  # before training, 2 epochs
+    for figure in results["figures"]:
+        assert pathlib.Path(figure).read_bytes()[:8] == PNG
+    for name in ("plain", "attention"):
+        assert (tmp_path / f"date_format_{name}.npz").stat().st_size > 1000
+    vocab = json.loads((tmp_path / "date_format_vocab.json").read_text())
+    assert vocab["score"] == "general"
+
+
+@pytest.mark.parametrize("extra", [["--attention"], ["--attention", "--score", "additive",
+                                                     "--reverse-input"], []])
+def test_seq2seq_addition_script_quick(tmp_path, extra):
+    out = run_script("seq2seq_addition", tmp_path, *extra)
+    assert "held-out exact match" in out
+    assert ("attention=" in out) == bool(extra)
+    assert (tmp_path / "seq2seq_addition.png").read_bytes()[:8] == PNG
+    assert (tmp_path / "seq2seq_addition.npz").exists()
+
+
+@pytest.mark.parametrize("name", ["date_format", "seq2seq_addition"])
+def test_runs_as_a_notebook(name, tmp_path):
+    """jupytext turns the script into a notebook; nbclient runs it in a fresh kernel."""
+    jupytext = pytest.importorskip("jupytext")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = jupytext.read(EXAMPLES / f"{name}.py")
+    assert len(notebook.cells) >= 5  # top-level cells, not one cell holding a main()
+    env = {"LSTMLAB_QUICK": "1", "MPLBACKEND": "Agg"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)  # the kernel inherits the environment
+    try:
+        nbclient.NotebookClient(notebook, timeout=300, kernel_name="python3",
+                                resources={"metadata": {"path": str(tmp_path)}}).execute()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]
+    assert not errors, errors
+    text = "".join(o.get("text", "") for c in notebook.cells if c.cell_type == "code"
+                   for o in c.get("outputs", []))
+    assert "held-out exact match" in text
+    assert list((tmp_path / "out" / name).glob("*.png"))
+
+
+def date_functions():
+    """MONTHS, WEEKDAYS, FIRST, LAST, ordinal and formats, taken out of the script unchanged."""
+    tree = ast.parse((EXAMPLES / "date_format.py").read_text())
+    wanted = {"MONTHS", "WEEKDAYS", "FIRST", "ordinal", "formats"}
+    nodes = []
+    for node in tree.body:
+        names = ({t.id for t in node.targets if isinstance(t, ast.Name)}
+                 | {e.id for t in node.targets if isinstance(t, ast.Tuple) for e in t.elts}
+                 if isinstance(node, ast.Assign) else {getattr(node, "name", None)})
+        if names & wanted:
+            nodes.append(node)
+    namespace = {"datetime": datetime}
+    exec(compile(ast.Module(nodes, type_ignores=[]), "date_format.py", "exec"), namespace)
+    return namespace
+
+
+def test_every_human_date_names_exactly_one_day():
+    ns = date_functions()
+    first, last = ns["FIRST"], ns["LAST"]
+    assert (first, last) == (datetime.date(1970, 1, 1), datetime.date(2030, 12, 31))
+    seen = {}
+    day = first
+    while day <= last:
+        for k, text in enumerate(ns["formats"](day)):
+            other = seen.setdefault(text, day)
+            assert other == day, f"{text!r} (format {k}) is both {other} and {day}"
+        day += datetime.timedelta(days=1)
+    assert [ns["ordinal"](n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 31)] == [
+        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "31st"]
+    examples = ns["formats"](datetime.date(1994, 9, 27))
+    assert "september 27, 1994" in examples and "9/27/94" in examples
+    assert "TUESDAY, SEPTEMBER 27, 1994" in examples and "27.09.1994" in examples
