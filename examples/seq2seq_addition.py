@@ -63,7 +63,6 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import time
 import zlib
 from pathlib import Path
 

@@ -254,7 +254,8 @@ def _start_ids(start_id, state):
     if ids.ndim == 1:
         return ids[None, :]
     if ids.ndim != 0:
-        raise ValueError(f"start_id: expected an int or an int array of shape (N,), got {ids.shape}")
+        raise ValueError(
+            f"start_id: expected an int or an int array of shape (N,), got {ids.shape}")
     N = _batch_size(state)
     return np.full((1, N), int(ids), dtype=np.int64)
 

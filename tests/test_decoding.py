@@ -56,6 +56,9 @@ def attention_state(N, seed=1):
     return lstm_state(N, seed), keys, lengths
 
 
+MODELS = [(Decoder, lstm_state), (AttentionDecoder, attention_state)]
+
+
 def log_prob(decoder, state, start, ids):
     """Teacher forcing: log p(ids) under the decoder, one total per example (T, N) -> (N,)."""
     T, N = ids.shape
@@ -78,7 +81,7 @@ def test_greedy_equals_a_hand_written_loop():
     assert ids.shape == (6, 3) and ids.dtype.kind == "i"
 
 
-@pytest.mark.parametrize("make, state", [(Decoder, lstm_state), (AttentionDecoder, attention_state)])
+@pytest.mark.parametrize("make, state", MODELS)
 def test_greedy_output_is_the_argmax_of_its_own_teacher_forced_logits(make, state):
     dec, s = make(), state(4)
     ids = ll.greedy_decode(dec, s, start_id=0, length=7)
@@ -99,7 +102,7 @@ def test_greedy_end_id_pads_and_stops_early():
 
 @pytest.mark.parametrize("end_id", [None, END])
 @pytest.mark.parametrize("length_penalty", [0.0, 1.0])
-@pytest.mark.parametrize("make, state", [(Decoder, lstm_state), (AttentionDecoder, attention_state)])
+@pytest.mark.parametrize("make, state", MODELS)
 def test_beam_width_one_is_greedy(make, state, end_id, length_penalty):
     dec, s = make(seed=3), state(5)
     greedy = ll.greedy_decode(dec, s, start_id=0, length=8, end_id=end_id)

@@ -1,4 +1,4 @@
-"""The attention examples run in --quick mode, as scripts and as notebooks; the date data is sound."""
+"""The attention examples run with --quick, as scripts and as notebooks; the date data is sound."""
 
 import ast
 import datetime
