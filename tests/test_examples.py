@@ -7,8 +7,6 @@ import pathlib
 import numpy as np
 import pytest
 
-import lstmlab as ll
-
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
                                       reason="the examples draw figures with matplotlib")
 
@@ -136,60 +134,8 @@ def test_pos_tagger_grammar_holds_out_unseen_sentences():
 
 
 @needs_matplotlib
-def test_seq2seq_addition(tmp_path):
-    r = run("seq2seq_addition", tmp_path, "--reverse-input")
-    assert_figures(r, tmp_path)
-    assert 0 <= r["accuracy"] <= 1 and finite(r["final_loss"])
-
-
-def test_seq2seq_batch_layout():
-    module = load("seq2seq_addition")
-    src, src_len, dec_in, dec_len, target = module.batch([(57, 623), (5, 5)], reverse=True)
-    chars = module.ALPHABET
-    assert "".join(chars[k] for k in src[: src_len[0], 0]) == "326+75"
-    assert src_len.tolist() == [6, 3] and dec_len.tolist() == [4, 3]
-    assert [chars[k] for k in dec_in[:, 0]] == ["<go>", "6", "8", "0"]
-    assert [chars[k] for k in target[:, 0]] == ["6", "8", "0", "<end>"]
-    assert [chars[k] for k in target[:, 1]] == ["1", "0", "<end>", "<pad>"]
-
-
-def test_seq2seq_gradient_reaches_the_encoder_through_the_state():
-    module = load("seq2seq_addition")
-    rng = np.random.default_rng(0)
-    model = module.Seq2Seq(4, 5, np.float64, rng)
-    src, src_len, dec_in, dec_len, target = module.batch([(12, 3), (7, 450)], reverse=False)
-
-    def loss():
-        value, _ = ll.cross_entropy(model.forward(src, src_len, dec_in, dec_len), target,
-                                    ignore_index=module.PAD)
-        return value
-
-    model.zero_grad()
-    _, dlogits = ll.cross_entropy(model.forward(src, src_len, dec_in, dec_len), target,
-                                  ignore_index=module.PAD)
-    model.backward(dlogits)
-    W = model.params["encoder.layers.0.fwd.W_h"]
-    analytic = model.grads["encoder.layers.0.fwd.W_h"].copy()
-    numeric = np.zeros_like(W)
-    for idx in [(0, 0), (1, 7), (4, 19), (2, 12)]:
-        old = W[idx]
-        W[idx] = old + 1e-5
-        plus = loss()
-        W[idx] = old - 1e-5
-        minus = loss()
-        W[idx] = old
-        numeric[idx] = (plus - minus) / 2e-5
-        assert abs(analytic[idx] - numeric[idx]) <= 1e-6 * max(1.0, abs(numeric[idx]))
-    assert np.abs(analytic).max() > 0
-
-
-def test_seq2seq_held_out_problems_are_never_trained_on():
-    module = load("seq2seq_addition")
-    rng = np.random.default_rng(0)
-    test = module.held_out_problems(300, 3, rng)
-    assert len(test) == len(set(test)) == 300 and all(map(module.is_held_out, test))
-    share = np.mean([module.is_held_out((a, b)) for a in range(100) for b in range(100)])
-    assert 0.03 < share < 0.07  # about 5% of all problems
+# seq2seq_addition is a top-level notebook script now: its tests (quick run, batch layout,
+# held-out split) are in test_examples_attention.py, the model's in test_seq2seq.py.
 
 
 def test_char_lm_split_interleaves_paragraphs():

@@ -78,20 +78,59 @@ def test_runs_as_a_notebook(name, tmp_path):
     assert list((tmp_path / "out" / name).glob("*.png"))
 
 
-def date_functions():
-    """MONTHS, WEEKDAYS, FIRST, LAST, ordinal and formats, taken out of the script unchanged."""
-    tree = ast.parse((EXAMPLES / "date_format.py").read_text())
-    wanted = {"MONTHS", "WEEKDAYS", "FIRST", "ordinal", "formats"}
+def definitions(name, wanted, **namespace):
+    """Run only the top-level definitions ``wanted`` of an example script (no training)."""
+    tree = ast.parse((EXAMPLES / f"{name}.py").read_text())
     nodes = []
     for node in tree.body:
-        names = ({t.id for t in node.targets if isinstance(t, ast.Name)}
-                 | {e.id for t in node.targets if isinstance(t, ast.Tuple) for e in t.elts}
-                 if isinstance(node, ast.Assign) else {getattr(node, "name", None)})
+        names = {getattr(node, "name", None)}
+        if isinstance(node, ast.Assign):
+            names = {t.id for t in node.targets if isinstance(t, ast.Name)}
+            names |= {e.id for t in node.targets if isinstance(t, ast.Tuple) for e in t.elts}
         if names & wanted:
             nodes.append(node)
-    namespace = {"datetime": datetime}
-    exec(compile(ast.Module(nodes, type_ignores=[]), "date_format.py", "exec"), namespace)
+    exec(compile(ast.Module(nodes, type_ignores=[]), f"{name}.py", "exec"), namespace)
     return namespace
+
+
+def date_functions():
+    """MONTHS, WEEKDAYS, FIRST, LAST, ordinal and formats, taken out of the script unchanged."""
+    return definitions("date_format", {"MONTHS", "WEEKDAYS", "FIRST", "ordinal", "formats"},
+                       datetime=datetime)
+
+
+def addition_functions():
+    import zlib
+
+    import numpy as np
+
+    import lstmlab as ll
+
+    return definitions("seq2seq_addition", {"vocab", "PAD", "random_problems", "is_held_out",
+                                            "held_out_problems", "encode", "batch"},
+                       np=np, ll=ll, zlib=zlib)
+
+
+def test_seq2seq_addition_batch_layout():
+    ns = addition_functions()
+    src, src_len, dec_in, target = ns["batch"]([(57, 623), (5, 5)], reverse=True)
+    chars = ns["vocab"].decode
+    assert "".join(chars(src[: src_len[0], 0])) == "326+75"
+    assert src_len.tolist() == [6, 3]
+    assert chars(dec_in[:, 0]) == ["<go>", "6", "8", "0"]
+    assert chars(target[:, 0]) == ["6", "8", "0", "<end>"]
+    assert chars(target[:, 1]) == ["1", "0", "<end>", "<pad>"]
+    assert ns["PAD"] == 0
+
+
+def test_seq2seq_addition_held_out_problems_are_never_trained_on():
+    import numpy as np
+
+    ns = addition_functions()
+    test = ns["held_out_problems"](300, 3, np.random.default_rng(0))
+    assert len(test) == len(set(test)) == 300 and all(map(ns["is_held_out"], test))
+    share = np.mean([ns["is_held_out"]((a, b)) for a in range(100) for b in range(100)])
+    assert 0.03 < share < 0.07  # about 5% of all problems
 
 
 def test_every_human_date_names_exactly_one_day():
