@@ -52,7 +52,20 @@ at step 2000), reversed at step 2000 (94.0%). Sutskever et al. explain the
 gain by shorter distances between some input characters and the output
 characters that depend on them: reversed, the leading digits of the first
 number are the last characters the encoder reads, right before the decoder
-writes the leading digit of the sum.
+writes the leading digit of the sum. (These two runs were measured with the
+same model written out in this file, before it became ``ll.Seq2Seq``.)
+
+With ``--attention`` (general score, as written; 1 min 9 s of wall clock on
+a quiet machine) it printed::
+
+    held-out exact match: 99.2% of 2000 problems after 6000 steps (732,531
+    training problems) in 1.1 min
+      a mistake: 112+307 = 429, not 419
+      a mistake: 1+0 = 2, not 1
+
+passing 90% at the evaluation after step 3000 (93.2%; 89.7% at 2500). Attention gives every
+answer digit a direct look at the question's digits, like the reversal does
+for the leading ones.
 """
 
 # %% Imports and options
