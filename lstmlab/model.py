@@ -16,7 +16,21 @@ from __future__ import annotations
 
 from .module import Module
 
-__all__ = ["Model"]
+__all__ = ["Model", "Summary"]
+
+
+class Summary(str):
+    r"""The text of :meth:`Model.summary`: a str that displays as the table itself.
+
+    Examples
+    --------
+    >>> Summary("a\nb")
+    a
+    b
+    """
+
+    def __repr__(self):
+        return str(self)
 
 
 class Model(Module):
@@ -139,6 +153,59 @@ class Model(Module):
             "Model.backward: subclass Model and write backward by hand, calling the "
             "parts' backward in the reverse order of forward"
         )
+
+    def summary(self):
+        """A table of the parts, their types, parameter shapes and counts, and the total.
+
+        Like Keras' ``model.summary()``, one row per parameter array, grouped
+        by part. It returns the table (a ``str`` that shows as the table at
+        the end of a notebook cell or at the prompt; ``print`` it in a script).
+
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> model = ll.Model(embed=ll.Embedding(10, 4, rng=0), rnn=ll.GRU(4, 8, rng=0),
+        ...                  head=ll.Linear(8, 10, rng=0))
+        >>> model.summary()
+        Model
+        part   type              parameter          shape    count
+        ----------------------------------------------------------
+        embed  Embedding(10, 4)  W                  (10, 4)     40
+        rnn    GRU(4, 8)         layers.0.fwd.W_x   (4, 24)     96
+                                 layers.0.fwd.W_h   (8, 24)    192
+                                 layers.0.fwd.b     (24,)       24
+                                 layers.0.fwd.b_hn  (8,)         8
+        head   Linear(8, 10)     W                  (8, 10)     80
+                                 b                  (10,)       10
+        ----------------------------------------------------------
+        Total params: 450 (3.5 KiB as float64)
+        """
+        rows = []  # (part, type, parameter, shape, count)
+        for name, part in self.parts.items():
+            kind = repr(part) if "\n" not in repr(part) else type(part).__name__
+            if not part.params:
+                rows.append((name, kind, "-", "-", "0"))
+            for k, (key, p) in enumerate(part.params.items()):
+                rows.append((name if k == 0 else "", kind if k == 0 else "", key,
+                             str(p.shape), f"{p.size:,}"))
+        own = [(k, p) for k, p in self.params.items() if k.split(".")[0] not in self.parts]
+        for k, (key, p) in enumerate(own):  # added with add_param, not through a part
+            rows.append(("(own)" if k == 0 else "", "", key, str(p.shape), f"{p.size:,}"))
+        header = ("part", "type", "parameter", "shape", "count")
+        widths = [max(len(r[c]) for r in rows + [header]) for c in range(5)]
+
+        def fmt(r):
+            return "  ".join([r[c].ljust(widths[c]) for c in range(4)] + [r[4].rjust(widths[4])])
+
+        rule = "-" * len(fmt(header))
+        nbytes = sum(p.nbytes for p in self.params.values())
+        dtypes = sorted({str(p.dtype) for p in self.params.values()})
+        size = (f"{nbytes} B" if nbytes < 1024 else f"{nbytes / 1024:.1f} KiB"
+                if nbytes < 1024 ** 2 else f"{nbytes / 1024 ** 2:.1f} MiB")
+        total = (f"Total params: {self.num_params():,} ({size}"
+                 + (f" as {', '.join(dtypes)})" if dtypes else ")"))
+        lines = [type(self).__name__, fmt(header), rule, *map(fmt, rows), rule, total]
+        return Summary("\n".join(line.rstrip() for line in lines))
 
     def __repr__(self):
         lines = [f"  ({name}): {part!r}" for name, part in self.parts.items()]

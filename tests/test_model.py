@@ -183,3 +183,68 @@ def test_errors():
         model.forward(np.ones((1, 2)))
     with pytest.raises(NotImplementedError, match="reverse"):
         model.backward(np.ones((1, 2)))
+
+
+# ---------------------------------------------------------------- summary
+
+
+def test_summary_lists_every_param_with_shape_count_and_total():
+    model = CharLM(V=11, E=4, H=6, num_layers=2, rng=0)
+    text = model.summary()
+    assert isinstance(text, str)
+    lines = text.splitlines()
+    assert lines[0] == "CharLM"
+    assert lines[1].split() == ["part", "type", "parameter", "shape", "count"]
+    for key, p in model.params.items():
+        part, name = key.split(".", 1)
+        row = next(line for line in lines if f" {name} " in line and str(p.shape) in line)
+        assert row.split()[-1] == f"{p.size:,}"
+    assert f"Total params: {model.num_params():,} " in lines[-1]
+    assert "float64" in lines[-1]
+    counts = [int(line.split()[-1].replace(",", "")) for line in lines[3:-2]]
+    assert sum(counts) == model.num_params()  # every array once, nothing else
+
+
+def test_summary_first_row_of_a_part_names_it_and_its_type():
+    model = CharLM(V=5, E=3, H=4, rng=0)
+    rows = model.summary().splitlines()[3:-2]
+    starts = [row.split()[0] for row in rows if not row.startswith(" ")]
+    assert starts == ["embed", "rnn", "head"]
+    assert any(row.startswith("rnn") and repr(model.rnn) in row for row in rows)
+
+
+def test_summary_displays_as_the_table():
+    model = ll.Model(head=ll.Linear(2, 3, rng=0))
+    assert repr(model.summary()) == str(model.summary())  # not a quoted one-liner
+    assert "\\n" not in repr(model.summary())
+
+
+def test_summary_of_parts_without_params_nested_models_and_own_params():
+    class Identity:  # a part without parameters, like dropout
+        params, grads = {}, {}
+
+        def __repr__(self):
+            return "Identity()"
+
+    inner = ll.Model(a=ll.Linear(2, 2, rng=0))
+    model = ll.Model(same=Identity(), inner=inner)
+    model.add_param("scale", np.ones(3))
+    rows = model.summary().splitlines()
+    assert any(r.split()[:2] == ["same", "Identity()"] and r.split()[-1] == "0" for r in rows)
+    assert any(r.split()[:3] == ["inner", "Model", "a.W"] for r in rows)  # multi-line repr: type
+    assert any(r.split()[:2] == ["(own)", "scale"] for r in rows)
+    assert "Total params: 9 " in rows[-1]
+
+
+def test_summary_float32_and_empty_model():
+    model = ll.Model(head=ll.Linear(3, 2, dtype=np.float32, rng=0))
+    assert model.summary().splitlines()[-1] == "Total params: 8 (32 B as float32)"
+    assert ll.Model().summary().splitlines()[-1] == "Total params: 0 (0 B)"
+    big = ll.Model(head=ll.Linear(1000, 1000, rng=0))
+    assert big.summary().splitlines()[-1] == "Total params: 1,001,000 (7.6 MiB as float64)"
+
+
+def test_summary_shows_as_a_table_in_ipython():
+    pretty = pytest.importorskip("IPython.lib.pretty")
+    model = ll.Model(head=ll.Linear(2, 3, rng=0))
+    assert pretty.pretty(model.summary()) == str(model.summary())
