@@ -62,7 +62,7 @@ show each ISO character reading its source: the year's digits, the month's
 name or number, the day.
 """
 
-# %% Imports and options
+# Imports and options
 import os
 
 # One BLAS thread: the matrices are small; on a busy machine a second, spinning

@@ -68,7 +68,7 @@ answer digit a direct look at the question's digits, like the reversal does
 for the leading ones.
 """
 
-# %% Imports and options
+# Imports and options
 import os
 
 # One BLAS thread: the matrices are small; on a busy machine a second, spinning
