@@ -43,12 +43,34 @@ def numerical_gradient(f, x, h=1e-5):
     -------
     grad : ndarray, same shape as ``x``
 
+    Raises
+    ------
+    TypeError
+        If ``x`` is not a float64 ndarray. An integer array cannot hold
+        ``x + h`` (the assignment truncates it, and the quotient is garbage);
+        in float32 the round-off of ``f``, about 1e-7 relative, divided by
+        ``2h`` swamps the answer (2.0027 instead of 2 for ``x**2`` at 1).
+
     Examples
     --------
     >>> x = np.array([1.0, 2.0])
     >>> numerical_gradient(lambda x: (x ** 2).sum(), x).round(6)
     array([2., 4.])
+    >>> numerical_gradient(lambda x: (x ** 2).sum(), np.array([1, 2], dtype=np.int64))
+    Traceback (most recent call last):
+    ...
+    TypeError: x: numerical gradients need a float64 ndarray (x.astype(np.float64)), got dtype int64
     """
+    if not isinstance(x, np.ndarray):
+        raise TypeError(
+            f"x: numerical gradients need a float64 ndarray, perturbed in place; "
+            f"got {type(x).__name__}"
+        )
+    if x.dtype != np.float64:
+        raise TypeError(
+            f"x: numerical gradients need a float64 ndarray (x.astype(np.float64)), "
+            f"got dtype {x.dtype}"
+        )
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index", "zerosize_ok"], op_flags=[["readwrite"]])
     for _ in it:

@@ -85,3 +85,19 @@ def test_report_lists_every_name():
     assert list(report) == ["x", "state.h", "state.c", "W_x", "W_h", "b", "p_i", "p_f", "p_o"]
     text = str(report)
     assert text.splitlines()[0].startswith("name") and "p_o" in text
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, np.float32, np.float16, bool])
+def test_numerical_gradient_refuses_anything_but_float64(dtype):
+    # an int array truncates x + h (the answer came out as [49999, 150000] for [2, 4]);
+    # float32 round-off over 2h gave 2.0027 for 2
+    x = np.array([1, 2], dtype=dtype)
+    before = x.copy()
+    with pytest.raises(TypeError, match=f"x: numerical gradients need a float64 .*{np.dtype(dtype)}"):
+        ll.numerical_gradient(lambda x: float(np.sum(x.astype(np.float64) ** 2)), x)
+    assert np.array_equal(x, before)  # refused before any perturbation
+
+
+def test_numerical_gradient_refuses_a_list():
+    with pytest.raises(TypeError, match="float64 ndarray.*got list"):
+        ll.numerical_gradient(lambda x: 0.0, [1.0, 2.0])
