@@ -7,6 +7,7 @@ numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 from . import data as data  # the module ll.data: Vocab, bptt_batches, ...
 from .attention import Attention
 from .clip import clip_grad_norm, clip_grad_value
+from .dropout import Dropout
 from .embedding import Embedding
 from .functional import drelu, dsigmoid, dtanh, log_softmax, relu, sigmoid, softmax, tanh
 from .gradcheck import (
@@ -25,17 +26,20 @@ from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_lo
 from .lstm import LSTMCache, LSTMCell, LSTMState
 from .metrics import accuracy, bits_per_char, perplexity
 from .model import Model
+from .modes import check_finite, detect_anomaly, is_anomaly_enabled, is_grad_enabled, no_grad
 from .module import Module
 from .optim import SGD, Adagrad, Adam, Optimizer, RMSprop
 from .progress import Progress
 from .recurrent import Recurrent
 from .rnn import RNNCache, RNNCell
+from .sampling import sample
 from .schedule import CosineLR, StepLR
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Module",
+    "no_grad", "detect_anomaly", "is_grad_enabled", "is_anomaly_enabled", "check_finite",
     "RNNCell", "RNNCache",
     "LSTMCell", "LSTMState", "LSTMCache",
     "GRUCell", "GRUCache",
@@ -51,4 +55,5 @@ __all__ = [
     "save", "load",
     "perplexity", "bits_per_char", "accuracy",
     "Progress",
+    "Dropout", "sample",
 ]
