@@ -205,3 +205,24 @@ def test_bad_arguments(kwargs, error, match):
 def test_update_refuses_negative_steps():
     with pytest.raises(ValueError, match="n: expected an integer >= 0, got -1"):
         make()[0].update(-1)
+
+
+def test_in_a_real_kernel_one_output_is_updated_in_place():
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import lstmlab as ll\n"
+        "p = ll.Progress(total=5, min_interval=0.0)\n"
+        "for _ in range(5):\n"
+        "    p.update(loss=0.5)\n"
+        "p.close()\n"
+        "print(p.mode)"
+    )]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    outputs = nb.cells[0].outputs
+    displays = [o for o in outputs if o.output_type == "display_data"]
+    assert len(displays) == 1  # one output, updated five times, not five lines
+    assert displays[0].data["text/plain"].startswith("step 5/5 (100%)")
+    assert [o.text for o in outputs if o.output_type == "stream"] == ["notebook\n"]
