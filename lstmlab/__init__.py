@@ -7,6 +7,7 @@ numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 from . import data as data  # the module ll.data: Vocab, bptt_batches, ...
 from .attention import Attention
 from .clip import clip_grad_norm, clip_grad_value
+from .decoding import beam_search, greedy_decode
 from .dropout import Dropout
 from .embedding import Embedding
 from .functional import drelu, dsigmoid, dtanh, log_softmax, relu, sigmoid, softmax, tanh
@@ -34,6 +35,7 @@ from .recurrent import Recurrent
 from .rnn import RNNCache, RNNCell
 from .sampling import sample
 from .schedule import CosineLR, StepLR
+from .seq2seq import Seq2Seq
 
 __version__ = "0.1.0"
 
@@ -47,7 +49,7 @@ __all__ = [
     "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
     "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
     "Linear", "Embedding",
-    "Attention",
+    "Attention", "Seq2Seq", "greedy_decode", "beam_search",
     "cross_entropy", "nll_loss", "mse", "binary_cross_entropy_with_logits",
     "Model",
     "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
