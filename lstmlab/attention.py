@@ -15,6 +15,7 @@ from .checks import (
 )
 from .functional import softmax, tanh
 from .init import as_generator, uniform
+from .modes import check_finite, is_anomaly_enabled
 from .module import Module
 
 __all__ = ["Attention", "AttentionCache"]
@@ -206,6 +207,8 @@ class Attention(Module):
         a = softmax(s, axis=-1)  # (N, Tq, Tk); shifted by each row's max, which is finite
         c = a @ K  # (N, Tq, H)
         self.save_for_backward(AttentionCache(q=Q, k=K, a=a, qW=qW, u=u))
+        if is_anomaly_enabled():
+            check_finite(self._where, "context", c, "forward")
         return np.ascontiguousarray(c.transpose(1, 0, 2)), a.transpose(1, 0, 2).copy()
 
     def backward(self, dcontext, dweights=None):
@@ -259,6 +262,9 @@ class Attention(Module):
             g["W_k"] += K.reshape(-1, H).T @ dkW.reshape(-1, H)
             dQ = dqW @ p["W_q"].T
             dK += dkW @ p["W_k"].T
+        if is_anomaly_enabled():
+            check_finite(self._where, "dqueries", dQ, "backward")
+            check_finite(self._where, "dkeys", dK, "backward")
         return np.ascontiguousarray(dQ.transpose(1, 0, 2)), np.ascontiguousarray(
             dK.transpose(1, 0, 2))
 

@@ -258,3 +258,18 @@ def test_bad_input_names_the_argument(build, call, error, message):
     with pytest.raises(error, match=message):
         attn = ll.Attention(**{"hidden_size": 3, **build})
         attn.forward(call.get("q", q), call.get("k", k), lengths=call.get("lengths"))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NumPy warns about the NaN first
+def test_detect_anomaly_names_the_attention_and_the_tensor():
+    attn = ll.Attention(3, score="general", rng=0)
+    q, k = inputs()
+    attn.params["W"][0, 0] = np.nan
+    with ll.detect_anomaly(), pytest.raises(FloatingPointError,
+                                            match="Attention: context .* forward"):
+        attn.forward(q, k)
+    attn.discard_saved()
+    attn.params["W"][0, 0] = 0.0
+    context, _ = attn.forward(q, k)
+    with ll.detect_anomaly(), pytest.raises(FloatingPointError, match="Attention: dqueries"):
+        attn.backward(np.full_like(context, np.inf))
