@@ -7,6 +7,7 @@ numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 from . import data as data  # the module ll.data: Vocab, bptt_batches, ...
 from .attention import Attention
 from .clip import clip_grad_norm, clip_grad_value
+from .clockwork import ClockworkRNN
 from .decoding import beam_search, greedy_decode
 from .dropout import Dropout
 from .embedding import Embedding
@@ -45,7 +46,7 @@ __all__ = [
     "RNNCell", "RNNCache",
     "LSTMCell", "LSTMState", "LSTMCache",
     "GRUCell", "GRUCache",
-    "Recurrent", "RNN", "LSTM", "GRU",
+    "Recurrent", "RNN", "LSTM", "GRU", "ClockworkRNN",
     "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
     "numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell", "check_layer",
     "Linear", "Embedding",
