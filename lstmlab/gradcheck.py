@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .init import as_generator
+from .modes import no_grad
 
 __all__ = ["numerical_gradient", "rel_error", "GradReport", "check_gradients", "check_cell",
            "check_layer"]
@@ -221,7 +222,8 @@ def check_gradients(forward, backward, inputs, names, params=None, grads=None, h
     G_arrays = [g for _, g in _flatten(G, "out")]
 
     def loss():
-        o = forward(*inputs)[0]
+        with no_grad():  # the perturbed forwards are never backpropagated: keep no records
+            o = forward(*inputs)[0]
         return sum(float(np.sum(a * g)) for (_, a), g in zip(_flatten(o, "out"), G_arrays))
 
     for g in grads.values():
