@@ -136,7 +136,8 @@ def kept_bytes(layer, xs):
     excluded = {id(_owner(xs))}
     excluded.update(id(_owner(a)) for a in layer.params.values())
     excluded.update(id(_owner(a)) for a in layer.grads.values())
-    caches = [layer._cache] + [rec._cache for directions in layer.layers for rec in directions]
+    caches = [layer._records[-1]] + [rec._records[-1] for directions in layer.layers
+                                     for rec in directions]  # the last forward's records
     owners = {}
     for a in _arrays(caches, set()):
         base = _owner(a)
@@ -306,6 +307,7 @@ def _median_ms(fns, repeats):
 def _lstmlab_work(layer, x, dout):
     def fwd():
         layer.forward(x)
+        layer.discard_saved()  # timed with its record, as a training forward keeps it
 
     def fwd_bwd():
         layer.zero_grad()
@@ -370,6 +372,7 @@ def run_row(model, size, dtype, repeats, torch):
     layer.forward(x)
     row["kept_bytes"] = kept_bytes(layer, x) / (T * N)
     row["min_bytes"] = minimum_bytes(model, H, dtype)
+    layer.discard_saved()
 
     fns = list(_lstmlab_work(layer, x, dout))
     if torch is not None:

@@ -12,6 +12,7 @@ from .checks import (
     check_shape,
 )
 from .init import as_generator
+from .modes import check_finite, is_anomaly_enabled, is_grad_enabled
 from .module import Module
 
 __all__ = ["Embedding"]
@@ -33,6 +34,11 @@ class Embedding(Module):
     Ids repeat (the letter "e" appears many times in a batch), so the sum must
     be an unbuffered scatter-add, ``np.add.at``: the buffered ``dW[ids] += dx``
     would keep only one contribution per repeated id.
+
+    Each forward keeps a copy of its ids on the record stack and each
+    backward consumes the most recent one, so an Embedding used k times (the
+    encoder's and the decoder's tokens, a decoder fed one token at a time)
+    takes k backwards in reverse order. Under ``ll.no_grad()`` nothing is kept.
 
     With ``padding_idx`` that row is zero at start and never receives a
     gradient, so padded positions of a batch of unequal-length sequences
@@ -86,10 +92,9 @@ class Embedding(Module):
         if padding_idx is not None:
             W[padding_idx] = 0.0
         self.add_param("W", W)
-        self.ids = None  # the last ids, kept for backward
 
     def forward(self, ids):
-        """Look up the vectors of ``ids`` and remember the ids.
+        """Look up the vectors of ``ids``; keep a copy of the ids for the backward.
 
         Parameters
         ----------
@@ -108,34 +113,43 @@ class Embedding(Module):
                 f"ids: expected every id in [0, {self.num_embeddings}) "
                 f"(num_embeddings = {self.num_embeddings}), got {bad.size} outside, e.g. {bad[0]}"
             )
-        self.ids = ids
-        return self.params["W"][ids]  # (..., E), a copy
+        if is_grad_enabled():  # a copy: the caller may change its ids before backward
+            self.save_for_backward(ids.copy())
+        x = self.params["W"][ids]  # (..., E), a copy
+        if is_anomaly_enabled():
+            check_finite(self._where, "x", x, "forward")
+        return x
 
     def backward(self, dx):
-        """Scatter-add ``dx`` into the rows of dW that the last ids selected.
+        """Scatter-add ``dx`` into the rows of dW that the ids of the forward selected.
+
+        Backpropagates the most recent forward not yet backpropagated.
 
         Parameters
         ----------
         dx : ndarray, shape (..., E)
-            dL/dx, the shape of the last output.
+            dL/dx, the shape of that forward's output.
 
         Returns
         -------
         None
             Ids are integers and take no gradient.
         """
-        if self.ids is None:
-            raise RuntimeError(
-                "Embedding.backward: no forward to backpropagate; call forward(ids) first"
-            )
-        ids = self.ids
-        check_float_array("dx", dx, dtype=self.dtype)
-        check_shape("dx", dx, ids.shape + (self.embedding_dim,),
-                    f"{ids.shape + (self.embedding_dim,)} (the shape of the last output)")
+        ids = self.saved_for_backward()
+        try:
+            check_float_array("dx", dx, dtype=self.dtype)
+            check_shape("dx", dx, ids.shape + (self.embedding_dim,),
+                        f"{ids.shape + (self.embedding_dim,)} (the shape of the output of the "
+                        "forward being backpropagated)")
+        except (TypeError, ValueError):
+            self._records.append(ids)  # a refused gradient consumes nothing: call again
+            raise
         if self.padding_idx is not None:
             keep = ids != self.padding_idx
             ids, dx = ids[keep], dx[keep]
         np.add.at(self.grads["W"], ids, dx)  # repeated ids add up
+        if is_anomaly_enabled():
+            check_finite(self._where, "dW", self.grads["W"], "backward")
         return None
 
     def __repr__(self):

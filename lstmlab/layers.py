@@ -8,6 +8,11 @@ so a model written for ``torch.nn.LSTM`` reads the same here::
                 -> dropout (training, not after the last layer)
                 -> layer 1: fwd and bwd over that  -> ...    -> out (T, N, dirs*H)
     h_n[l*dirs + d] = final h of layer l, direction d        (L*dirs, N, H)
+
+A layer keeps one record per forward (its dropout masks; the wrappers keep
+their own), so one layer object used k times in a forward (a Siamese
+encoder, a decoder run step by step) is backpropagated by k backwards in
+reverse order. Under ``ll.no_grad()`` nothing is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from .gru import GRUCell
 from .init import as_generator
 from .interop import load_torch_state_dict, torch_grads, torch_state_dict
 from .lstm import LSTMCell
+from .modes import is_grad_enabled
 from .module import Module
 from .recurrent import Recurrent
 from .rnn import RNNCell
@@ -56,8 +62,9 @@ class _RecurrentLayer(Module):
         self.rng = as_generator(rng)
         self._dtype = check_float_dtype("dtype", dtype)
         self.training = True
-        self.layers = []  # layers[l][d]: the Recurrent of layer l, direction d (0 fwd, 1 bwd)
-        self._cache = None
+        # layers[l][d]: the Recurrent of layer l, direction d (0 fwd, 1 bwd). Any object
+        # with Recurrent's forward/backward interface and record stack may stand in for one.
+        self.layers = []
 
     def _build(self, make_cell):
         """Create the cells, in PyTorch's order (layer 0 fwd, layer 0 bwd, layer 1 fwd ...)."""
@@ -116,6 +123,10 @@ class _RecurrentLayer(Module):
 
         Notes
         -----
+        Each call keeps a record for one backward (none under ``ll.no_grad()``);
+        ``x`` and ``state`` are copied where the backward reads them, so the
+        caller may change them afterwards.
+
         Edge sizes are defined, not errors: with T = 0 ``out`` is empty and
         the state is the initial one (zeros when ``state`` is None); with
         N = 0 every array is empty along N; a sequence of length 0 has zero
@@ -131,34 +142,45 @@ class _RecurrentLayer(Module):
         states0 = None if state is None else self._check_state(state, N, "state")
         cell, dirs = self._cell, self.num_directions
 
-        finals, masks = [], []
+        finals, masks, ran = [], [], []
         inp = xs
-        for layer, directions in enumerate(self.layers):
-            outs = []
-            for d, rec in enumerate(directions):
-                s0 = None if states0 is None else cell.join_state([s[layer * dirs + d]
-                                                                   for s in states0])
-                hs, s_n = rec.forward(inp, s0, lengths)  # hs (T, N, H), original time order
-                outs.append(hs)
-                finals.append(cell.split_state(s_n))
-            out = outs[0] if dirs == 1 else np.concatenate(outs, axis=2)  # (T, N, dirs*H)
-            mask = None
-            if self.training and self.dropout > 0 and layer < self.num_layers - 1:
-                keep = self.rng.random(out.shape) >= self.dropout
-                mask = keep.astype(self.dtype) / (1.0 - self.dropout)  # inverted dropout
-                out = out * mask
-            masks.append(mask)
-            inp = out
-        self._cache = (T, N, masks)
+        try:
+            for layer, directions in enumerate(self.layers):
+                outs = []
+                for d, rec in enumerate(directions):
+                    s0 = None if states0 is None else cell.join_state([s[layer * dirs + d]
+                                                                       for s in states0])
+                    hs, s_n = rec.forward(inp, s0, lengths)  # hs (T, N, H), original time order
+                    ran.append(rec)
+                    outs.append(hs)
+                    finals.append(cell.split_state(s_n))
+                out = outs[0] if dirs == 1 else np.concatenate(outs, axis=2)  # (T, N, dirs*H)
+                mask = None
+                if self.training and self.dropout > 0 and layer < self.num_layers - 1:
+                    keep = self.rng.random(out.shape) >= self.dropout
+                    mask = keep.astype(self.dtype) / (1.0 - self.dropout)  # inverted dropout
+                    out = out * mask
+                masks.append(mask)
+                inp = out
+        except BaseException:
+            if is_grad_enabled():  # undo this forward's records: no backward will come for it
+                for rec in ran:
+                    rec.saved_for_backward()
+            raise
+        self.save_for_backward((T, N, masks))
         state_n = cell.join_state([np.stack(arrays) for arrays in zip(*finals)])
         return (out.swapaxes(0, 1) if self.batch_first else out), state_n
 
     def backward(self, dout, dstate=None):
         """Backpropagate through every layer and direction; grads ACCUMULATE.
 
+        Backpropagates the most recent forward not yet backpropagated (and
+        consumes its record).
+
         Parameters
         ----------
-        dout : ndarray shaped like ``out``, or None (only the final state feeds the loss)
+        dout : ndarray shaped like that forward's ``out``, or None (only the
+            final state feeds the loss)
         dstate : optional, shaped like the returned state; None means zero
 
         Returns
@@ -166,17 +188,22 @@ class _RecurrentLayer(Module):
         dx : ndarray shaped like ``x``
         dstate0 : gradient of the initial state, shaped like the state
         """
-        if self._cache is None:
-            raise RuntimeError("backward: call forward first (there is nothing to backpropagate)")
-        T, N, masks = self._cache
+        record = self.saved_for_backward()
+        T, N, masks = record
         cell, dirs, H = self._cell, self.num_directions, self.hidden_size
+        try:
+            if dout is not None:
+                check_float_array("dout", dout, ndim=3, dtype=self.dtype)
+                shape = (N, T, dirs * H) if self.batch_first else (T, N, dirs * H)
+                layout = "(N, T, dirs*H)" if self.batch_first else "(T, N, dirs*H)"
+                check_shape("dout", dout, shape, f"{layout} = {shape}, the shape of out of the "
+                            "forward being backpropagated")
+            dstates = None if dstate is None else self._check_state(dstate, N, "dstate")
+        except (TypeError, ValueError):
+            self._records.append(record)  # a refused gradient consumes nothing: call again
+            raise
         if dout is not None:
-            check_float_array("dout", dout, ndim=3, dtype=self.dtype)
-            shape = (N, T, dirs * H) if self.batch_first else (T, N, dirs * H)
-            layout = "(N, T, dirs*H)" if self.batch_first else "(T, N, dirs*H)"
-            check_shape("dout", dout, shape, f"{layout} = {shape}, like out")
             dout = dout.swapaxes(0, 1) if self.batch_first else dout  # (T, N, dirs*H)
-        dstates = None if dstate is None else self._check_state(dstate, N, "dstate")
 
         K = self.num_layers * dirs
         dstates0 = [np.empty((K, N, H), dtype=self.dtype) for _ in cell.split_state(

@@ -6,6 +6,7 @@ import numpy as np
 
 from .checks import check_float_array, check_float_dtype, check_positive_int, check_shape
 from .init import as_generator, uniform
+from .modes import check_finite, is_anomaly_enabled, is_grad_enabled
 from .module import Module
 
 __all__ = ["Linear"]
@@ -28,8 +29,11 @@ class Linear(Module):
     gradient with two more: the same trick as a cell's input projection.
 
     Unlike a cell, which returns a cache because it runs T times, a layer
-    remembers its last input: ``backward(dy)`` backpropagates the most recent
-    ``forward(x)``.
+    keeps a copy of each input on its record stack: ``backward(dy)``
+    backpropagates the most recent forward not yet backpropagated. So one
+    Linear applied k times (to two inputs, or at every step of a decoder)
+    gets exact gradients from k backwards in reverse order. A forward under
+    ``ll.no_grad()`` keeps nothing.
 
     Parameters
     ----------
@@ -60,6 +64,16 @@ class Linear(Module):
     >>> dx = layer.backward(np.ones_like(y))
     >>> dx.shape, layer.grads["b"].tolist()          # db sums over all 20 rows
     ((4, 5, 3), [20.0, 20.0])
+
+    Applied twice, backpropagated twice, in reverse order:
+
+    >>> y1, y2 = layer.forward(x), layer.forward(2 * x)
+    >>> layer.zero_grad()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: zero_grad: Linear still holds 2 forward records that no backward consumed; run forwards that are not backpropagated (evaluation, sampling) under `with ll.no_grad():`, or call discard_saved() to drop them
+    >>> dx2 = layer.backward(np.ones_like(y2))
+    >>> dx1 = layer.backward(np.ones_like(y1))
     """
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float64, rng=None):
@@ -73,10 +87,9 @@ class Linear(Module):
         self.add_param("W", uniform((self.in_features, self.out_features), bound, rng, dtype))
         if self.bias:
             self.add_param("b", uniform((self.out_features,), bound, rng, dtype))
-        self.x = None  # the last input, kept for backward
 
     def forward(self, x):
-        """Compute ``y = x W + b`` and remember ``x``.
+        """Compute ``y = x W + b``; keep a copy of ``x`` for the backward.
 
         Parameters
         ----------
@@ -94,38 +107,48 @@ class Linear(Module):
             raise ValueError(f"x: expected shape (..., {self.in_features}), got a 0-d array")
         check_shape("x", x, x.shape[:-1] + (self.in_features,),
                     f"(..., D_in) with D_in = {self.in_features}")
-        self.x = x
+        if is_grad_enabled():  # a copy: the caller may change x before backward
+            self.save_for_backward(x.copy())
         y = x @ self.params["W"]  # (..., D_out)
         if self.bias:
             y += self.params["b"]
+        if is_anomaly_enabled():
+            check_finite(self._where, "y", y, "forward")
         return y
 
     def backward(self, dy):
-        """Backpropagate the last forward: accumulate dW and db, return dx.
+        """Backpropagate the most recent forward not yet backpropagated.
+
+        Accumulates dW and db and returns dx.
 
         Parameters
         ----------
         dy : ndarray, shape (..., D_out)
-            dL/dy, the shape of the last output.
+            dL/dy, the shape of that forward's output.
 
         Returns
         -------
         dx : ndarray, shape (..., D_in)
         """
-        if self.x is None:
-            raise RuntimeError(
-                "Linear.backward: no forward to backpropagate; call forward(x) first"
-            )
-        x = self.x
-        check_float_array("dy", dy, dtype=self.dtype)
-        check_shape("dy", dy, x.shape[:-1] + (self.out_features,),
-                    f"{x.shape[:-1] + (self.out_features,)} (the shape of the last output)")
+        x = self.saved_for_backward()
+        try:
+            check_float_array("dy", dy, dtype=self.dtype)
+            check_shape("dy", dy, x.shape[:-1] + (self.out_features,),
+                        f"{x.shape[:-1] + (self.out_features,)} (the shape of the output of "
+                        "the forward being backpropagated)")
+        except (TypeError, ValueError):
+            self._records.append(x)  # a refused gradient consumes nothing: call again
+            raise
         x2 = x.reshape(-1, self.in_features)  # (rows, D_in), rows = product of leading dims
         dy2 = dy.reshape(-1, self.out_features)  # (rows, D_out)
         self.grads["W"] += x2.T @ dy2
         if self.bias:
             self.grads["b"] += dy2.sum(axis=0)
-        return dy @ self.params["W"].T  # (..., D_in)
+        dx = dy @ self.params["W"].T  # (..., D_in)
+        if is_anomaly_enabled():
+            for name, value in (("dx", dx), *((f"d{k}", g) for k, g in self.grads.items())):
+                check_finite(self._where, name, value, "backward")
+        return dx
 
     def __repr__(self):
         extra = "" if self.bias else ", bias=False"

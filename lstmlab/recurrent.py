@@ -15,15 +15,16 @@ import numpy as np
 
 from .cell import Cell
 from .checks import check_float_array, check_shape
+from .modes import check_finite, is_anomaly_enabled, is_grad_enabled
 from .module import Module
 
 __all__ = ["Recurrent"]
 
 
 class _ForwardCache(NamedTuple):
-    """What :meth:`Recurrent.forward` keeps for the backward."""
+    """What :meth:`Recurrent.forward` keeps for the backward (one record per forward)."""
 
-    xs: np.ndarray  # (T, N, D) the inputs, for the one product of backward_project
+    xs: np.ndarray  # (T, N, D) a copy of the inputs, for the one product of backward_project
     caches: list  # T step caches, indexed by time t (not by processing order)
     valid: Optional[np.ndarray]  # (T, N) bool, step t of sequence n is real; None: all are
 
@@ -102,8 +103,19 @@ class Recurrent(Module):
     Gradients stop at the chunk boundary: ``backward`` returns ``dstate0``,
     the gradient of the chunk's initial state, and it reaches the previous
     chunk only if the caller passes it on, as that chunk's ``dstate`` (which
-    requires the previous chunk's caches, i.e. keeping one Recurrent per
-    chunk). Usually it is dropped; that is the truncation.
+    requires the previous chunk's record, see below). Usually it is dropped;
+    that is the truncation.
+
+    Each forward pushes its caches as one record on the wrapper's record
+    stack, and each backward pops the most recent one. So one wrapper used
+    k times (two inputs of a Siamese encoder, the chunks above, a decoder
+    run one step at a time) gets exact gradients from k backwards in
+    reverse order, and a backward with no forward left raises. Under
+    ``ll.no_grad()`` nothing is kept. The record holds a copy of ``xs`` and
+    of the initial state, and the returned final state is a copy too: the
+    caller may change any of them in place without changing the gradients.
+    Under ``ll.detect_anomaly()`` every step's new state (forward) and state
+    gradient (backward) is checked for NaN/inf.
 
     Parameters
     ----------
@@ -175,8 +187,8 @@ class Recurrent(Module):
         self.record_grad_norms = bool(record_grad_norms)
         self.params = cell.params  # the same dicts: zero_grad and optimizers see the cell's arrays
         self.grads = cell.grads
+        self.add_module("cell", cell)  # a part (for names), its arrays are already ours
         self.grad_norms = None
-        self._cache = None
 
     @property
     def input_size(self):
@@ -210,9 +222,10 @@ class Recurrent(Module):
         hs : ndarray, shape (T, N, H)
             The output h_t of every step (zeros at padded steps).
         state : the final state, with the structure of the cell's state
-            (each sequence's state after its last real step). With T = 0,
-            ``hs`` is empty and ``state`` is the initial state. With N = 0,
-            ``hs`` is (T, 0, H) and the state holds empty (0, H) arrays.
+            (each sequence's state after its last real step), in new arrays.
+            With T = 0, ``hs`` is empty and ``state`` equals the initial
+            state. With N = 0, ``hs`` is (T, 0, H) and the state holds empty
+            (0, H) arrays.
         """
         cell = self.cell
         check_float_array("xs", xs, ndim=3, dtype=cell.dtype)
@@ -220,6 +233,11 @@ class Recurrent(Module):
                     f"(T, N, D) with D = {cell.input_size}")
         T, N, _ = xs.shape
         state = cell.initial_state(N) if state is None else cell.check_state(state, N)
+        # Step 0's cache holds the initial state itself: a copy, the caller's may change.
+        state = cell.join_state([a.copy() for a in cell.split_state(state)])
+        anomaly = is_anomaly_enabled()
+        if anomaly:
+            check_finite(self._where, "xs", xs, "forward")
         valid = None
         if lengths is not None:
             lengths = check_lengths(lengths, N, T)
@@ -230,6 +248,9 @@ class Recurrent(Module):
         caches = [None] * T
         for t in self._time_steps(T):
             new_state, caches[t] = cell.step(xw[t], state, check=False)
+            if anomaly:
+                for name, a in zip("hc", cell.split_state(new_state)):
+                    check_finite(self._where, name, a, "forward", t)
             h = cell.split_state(new_state)[0]  # (N, H)
             if valid is None:
                 state = new_state
@@ -238,16 +259,22 @@ class Recurrent(Module):
                 m = valid[t][:, None]  # (N, 1)
                 state = _select(cell, m, new_state, state)
                 hs[t] = np.where(m, h, 0.0)
-        self._cache = _ForwardCache(xs, caches, valid)
-        return hs, state
+        if is_grad_enabled():  # a copy of xs: the caller may change its array before backward
+            self.save_for_backward(_ForwardCache(xs.copy(), caches, valid))
+        # The final state's arrays may be a cache's own (an RNN cell's h, an LSTM's c): copies.
+        return hs, cell.join_state([a.copy() for a in cell.split_state(state)])
 
     def backward(self, dhs=None, dstate=None):
         """Backpropagation through time; gradients ACCUMULATE into ``cell.grads``.
 
+        Backpropagates the most recent forward not yet backpropagated (and
+        consumes its record).
+
         Parameters
         ----------
         dhs : ndarray, shape (T, N, H), optional
-            dL/dhs. None when only the final state feeds the loss.
+            dL/dhs, the shape of that forward's ``hs``. None when only the
+            final state feeds the loss.
         dstate : optional
             dL/d(final state), with the state's structure; None means zero.
 
@@ -258,19 +285,16 @@ class Recurrent(Module):
         dstate0 : gradient of the initial state, with the state's structure
             (also when ``forward`` started from zeros).
         """
-        if self._cache is None:
-            raise RuntimeError("backward: call forward first (there is nothing to backpropagate)")
+        record = self.saved_for_backward()
+        try:
+            dstate = self._check_gradients(record, dhs, dstate)
+        except (TypeError, ValueError):
+            self._records.append(record)  # a refused gradient consumes nothing: call again
+            raise
         cell = self.cell
-        xs, caches, valid = self._cache
+        xs, caches, valid = record
         T, N, _ = xs.shape
-        H = cell.hidden_size
-        if dhs is not None:
-            check_float_array("dhs", dhs, ndim=3, dtype=cell.dtype)
-            check_shape("dhs", dhs, (T, N, H), f"(T, N, H) = ({T}, {N}, {H}), like hs")
-        if dstate is None:
-            dstate = cell.initial_state(N)
-        else:
-            dstate = cell.check_state(dstate, N, name="dstate")
+        anomaly = is_anomaly_enabled()
         ds = tuple(cell.split_state(dstate))  # dL/d(state after step t): (dh,) or (dh, dc)
         norms = [np.zeros(T) for _ in ds] if self.record_grad_norms else None
 
@@ -293,11 +317,32 @@ class Recurrent(Module):
             ds = tuple(cell.split_state(dstate_prev))
             if valid is not None:
                 ds = tuple(d + skip for d, skip in zip(ds, ds_skip))
+            if anomaly:  # the gradient reaching the state before step t
+                for name, d in zip(("dh", "dc"), ds):
+                    check_finite(self._where, name, d, "backward", t)
         if norms is not None:
             self.grad_norms = dict(zip("hc", norms))
         cell.backward_dW_h(caches, dxw)  # dW_h = sum_t h_prev_t^T dxw_t, one product
         dxs = cell.backward_project(dxw, xs)  # (T, N, D), and dW_x, db for all steps at once
+        if anomaly:
+            check_finite(self._where, "dxs", dxs, "backward")
+            for name, g in self.grads.items():
+                check_finite(self._where, f"d{name}", g, "backward")
         return dxs, cell.join_state(ds)
+
+    def _check_gradients(self, record, dhs, dstate):
+        """Check ``dhs`` and ``dstate`` against the forward being backpropagated."""
+        cell = self.cell
+        T, N, _ = record.xs.shape
+        H = cell.hidden_size
+        if dhs is not None:
+            check_float_array("dhs", dhs, ndim=3, dtype=cell.dtype)
+            check_shape("dhs", dhs, (T, N, H),
+                        f"(T, N, H) = ({T}, {N}, {H}), the shape of hs of the forward being "
+                        "backpropagated")
+        if dstate is None:
+            return cell.initial_state(N)
+        return cell.check_state(dstate, N, name="dstate")
 
     def _time_steps(self, T):
         """The order in which the forward visits the steps."""

@@ -90,14 +90,14 @@ def test_minimum_is_the_hand_count(model):
 
 class _Rec:
     def __init__(self, cache):
-        self._cache = cache
+        self._records = [cache]
 
 
 class _Layer:
     def __init__(self, params, cache, rec_cache):
         self.params = params
         self.grads = {k: np.zeros_like(v) for k, v in params.items()}
-        self._cache = cache
+        self._records = [cache]
         self.layers = [[_Rec(rec_cache)]]
 
 

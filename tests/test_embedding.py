@@ -21,6 +21,7 @@ def test_backward_adds_every_repeated_id():
     ids = np.array([1, 3, 1, 1])
     dx = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0]])
     emb.forward(ids)
+    emb.forward(ids)
     assert emb.backward(dx) is None
     expected = np.zeros((4, 2))
     expected[1] = dx[0] + dx[2] + dx[3]
@@ -112,7 +113,7 @@ def test_matches_torch():
 
 def test_errors():
     emb = ll.Embedding(4, 2, rng=0)
-    with pytest.raises(RuntimeError, match="call forward"):
+    with pytest.raises(RuntimeError, match="no forward left to backpropagate in Embedding"):
         emb.backward(np.ones((1, 2)))
     with pytest.raises(ValueError, match=r"\[0, 4\).*e\.g\. 4"):
         emb.forward(np.array([0, 4]))
@@ -123,8 +124,11 @@ def test_errors():
     with pytest.raises(TypeError, match="integer"):
         emb.forward(np.array([True, False]))
     emb.forward(np.array([[1, 2, 3]]))
-    with pytest.raises(ValueError, match=r"dx: expected shape \(1, 3, 2\)"):
+    with pytest.raises(ValueError, match=r"dx: expected shape \(1, 3, 2\) \(the shape of the "
+                                         r"output of the forward being backpropagated\), "
+                                         r"got \(3, 2\)"):
         emb.backward(np.ones((3, 2)))
+    emb.backward(np.ones((1, 3, 2)))  # the refused gradient consumed nothing
     with pytest.raises(ValueError, match="padding_idx"):
         ll.Embedding(4, 2, padding_idx=4)
     with pytest.raises(TypeError, match="padding_idx"):

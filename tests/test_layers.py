@@ -202,11 +202,17 @@ def test_dropout_off_in_eval_and_for_a_single_layer():
 def test_backward_applies_the_forward_mask():
     layer = make("rnn-2-bi", dropout=0.5)
     x = random_input(layer, N, np.random.default_rng(10))
+    draws = layer.rng.bit_generator.state
     layer.forward(x)
     dout = np.ones((T, N, 2 * H))
     dx1, _ = layer.backward(dout)
-    dx2, _ = layer.backward(dout)  # no new draw between forward and backward
-    assert max_diff(dx1, dx2) == 0
+    layer.rng.bit_generator.state = draws  # the same first mask again ...
+    layer.forward(x)
+    layer.forward(x)  # ... and a second forward with another mask
+    dx_second, _ = layer.backward(dout)
+    dx_first, _ = layer.backward(dout)  # each backward applies its own forward's mask
+    assert max_diff(dx_first, dx1) == 0
+    assert max_diff(dx_second, dx1) > 1e-6
     layer.eval()
     layer.forward(x)
     dx_eval, _ = layer.backward(dout)
@@ -306,14 +312,18 @@ def test_error_state():
 
 def test_error_backward():
     gru = ll.GRU(D, H, bidirectional=True, rng=0)
-    with pytest.raises(RuntimeError, match="backward: call forward first"):
+    with pytest.raises(RuntimeError, match="backward: no forward left to backpropagate in GRU"):
         gru.backward(np.ones((T, N, 2 * H)))
     gru.forward(np.ones((T, N, D)))
     with pytest.raises(ValueError, match=r"dout: expected shape \(T, N, dirs\*H\) = \(4, 3, 4\), "
-                                         r"like out, got \(4, 3, 2\)"):
+                                         r"the shape of out of the forward being "
+                                         r"backpropagated, got \(4, 3, 2\)"):
         gru.backward(np.ones((T, N, H)))
     with pytest.raises(ValueError, match=r"dstate: expected shape \(L\*dirs, N, H\)"):
         gru.backward(np.ones((T, N, 2 * H)), np.ones((1, N, H)))
+    gru.backward(np.ones((T, N, 2 * H)))  # the refused gradients consumed nothing
+    with pytest.raises(RuntimeError, match="no forward left"):
+        gru.backward(np.ones((T, N, 2 * H)))
 
 
 def test_error_lengths_and_constructor():

@@ -42,6 +42,7 @@ def test_backward_accumulates():
     x = np.random.default_rng(1).standard_normal((4, 3))
     dy = np.random.default_rng(2).standard_normal((4, 2))
     layer.forward(x)
+    layer.forward(x)
     layer.backward(dy)
     once = {k: g.copy() for k, g in layer.grads.items()}
     layer.backward(dy)
@@ -96,7 +97,7 @@ def test_matches_torch():
 
 def test_errors():
     layer = ll.Linear(3, 2, rng=0)
-    with pytest.raises(RuntimeError, match="call forward"):
+    with pytest.raises(RuntimeError, match="no forward left to backpropagate in Linear"):
         layer.backward(np.ones((1, 2)))
     with pytest.raises(ValueError, match="D_in = 3"):
         layer.forward(np.ones((2, 4)))
@@ -107,8 +108,11 @@ def test_errors():
     with pytest.raises(ValueError, match="0-d"):
         layer.forward(np.array(1.0))
     layer.forward(np.ones((4, 3)))
-    with pytest.raises(ValueError, match=r"dy: expected shape \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"dy: expected shape \(4, 2\) \(the shape of the "
+                                         r"output of the forward being backpropagated\), "
+                                         r"got \(3, 2\)"):
         layer.backward(np.ones((3, 2)))
+    layer.backward(np.ones((4, 2)))  # the refused gradient consumed nothing
     with pytest.raises(ValueError, match="in_features"):
         ll.Linear(0, 2)
     with pytest.raises(TypeError, match="dtype"):

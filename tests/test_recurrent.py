@@ -204,29 +204,38 @@ def test_truncated_bptt_two_chunks_equal_one_long_sequence():
     dxs, ds0 = long.backward(dhs, dsT)
     grads_long = grads_copy(cell)
 
-    # the stateful pattern: one wrapper per chunk (each keeps its own caches)
-    chunk1, chunk2 = ll.Recurrent(cell), ll.Recurrent(cell)
-    hs1, s_mid = chunk1.forward(xs[:T], s0)
-    hs2, final2 = chunk2.forward(xs[T:], s_mid)
-    assert max_diff(np.concatenate([hs1, hs2]), hs) < 1e-12
+    # the stateful pattern with ONE wrapper: each chunk's forward keeps its own record,
+    # and the backwards consume them last chunk first
+    layer = ll.Recurrent(cell)
+
+    def chunks_forward():
+        hs1, s_mid = layer.forward(xs[:T], s0)
+        hs2, final2 = layer.forward(xs[T:], s_mid)
+        return np.concatenate([hs1, hs2]), final2
+
+    hs12, final2 = chunks_forward()
+    assert max_diff(hs12, hs) < 1e-12
     assert max_diff(final2, final) < 1e-12
 
     cell.zero_grad()
-    dxs2, ds_mid = chunk2.backward(dhs[T:], dsT)
+    dxs2, ds_mid = layer.backward(dhs[T:], dsT)
     truncated = grads_copy(cell)
-    dxs1, ds0_chunks = chunk1.backward(dhs[:T], ds_mid)  # passing the gradient on: full BPTT
+    dxs1, ds0_chunks = layer.backward(dhs[:T], ds_mid)  # passing the gradient on: full BPTT
     assert max_diff(np.concatenate([dxs1, dxs2]), dxs) < 1e-12
     assert max_diff(ds0_chunks, ds0) < 1e-12
     for k in grads_long:
         assert max_diff(cell.grads[k], grads_long[k]) < 1e-12
     # truncation (not passing ds_mid on) gives different, truncated gradients
+    chunks_forward()
     cell.zero_grad()
-    chunk2.backward(dhs[T:], dsT)
-    chunk1.backward(dhs[:T])
+    layer.backward(dhs[T:], dsT)
+    layer.backward(dhs[:T])
     assert max_diff(cell.grads["W_h"], grads_long["W_h"]) > 1e-6
+    chunks_forward()
     cell.zero_grad()
-    chunk2.backward(dhs[T:], dsT)
+    layer.backward(dhs[T:], dsT)
     assert max_diff(cell.grads["W_h"], truncated["W_h"]) == 0
+    layer.discard_saved()  # chunk 1's record was not backpropagated this time
 
 
 # -- gradient norms per step -----------------------------------------------------------------
@@ -337,6 +346,7 @@ def test_backward_accumulates():
     cell = make_cell("gru")
     layer = ll.Recurrent(cell)
     layer.forward(np.ones((T, N, D)))
+    layer.forward(np.ones((T, N, D)))
     layer.backward(np.ones((T, N, H)))
     once = grads_copy(cell)
     layer.backward(np.ones((T, N, H)))
@@ -392,13 +402,15 @@ def test_error_lengths(lstm_layer, lengths, error, message):
 
 
 def test_error_backward_before_forward(lstm_layer):
-    with pytest.raises(RuntimeError, match="backward: call forward first"):
+    with pytest.raises(RuntimeError, match="backward: no forward left to backpropagate in "
+                                           "Recurrent"):
         lstm_layer.backward(np.ones((T, N, H)))
 
 
 def test_error_dhs_and_dstate(lstm_layer):
     lstm_layer.forward(np.ones((T, N, D)))
-    with pytest.raises(ValueError, match=r"dhs: expected shape \(T, N, H\) = \(4, 3, 5\), like hs, "
+    with pytest.raises(ValueError, match=r"dhs: expected shape \(T, N, H\) = \(4, 3, 5\), the "
+                                         r"shape of hs of the forward being backpropagated, "
                                          r"got \(4, 3, 4\)"):
         lstm_layer.backward(np.ones((T, N, H - 1)))
     with pytest.raises(ValueError, match="dhs: expected 3 dimensions"):
@@ -407,6 +419,10 @@ def test_error_dhs_and_dstate(lstm_layer):
         lstm_layer.backward(np.ones((T, N, H), dtype=np.float32))
     with pytest.raises(ValueError, match=r"dstate.h: expected shape \(N, H\)"):
         lstm_layer.backward(None, ll.LSTMState(np.ones((1, H)), np.ones((N, H))))
+    # a refused gradient consumed nothing: the right one is still accepted, once
+    lstm_layer.backward(np.ones((T, N, H)))
+    with pytest.raises(RuntimeError, match="no forward left"):
+        lstm_layer.backward(np.ones((T, N, H)))
 
 
 def test_error_not_a_cell():
