@@ -16,6 +16,8 @@ The checkers return a :class:`GradReport`: one relative error per name.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .init import as_generator
@@ -109,31 +111,54 @@ def rel_error(a, b):
 class GradReport(dict):
     """Relative error per checked name, e.g. ``{"x": 3e-11, "W_h": 8e-11}``.
 
+    Attributes
+    ----------
+    abs_errors : dict[str, float]
+        ``max|analytic - numerical|`` per name (filled by :func:`check_gradients`).
+    roundoff : float
+        ``eps * sum(|out * G|) / h``: the round-off error of a central difference
+        of this loss, below which no numerical gradient can be trusted. A
+        gradient that is tiny next to it (a peephole whose path is nearly shut)
+        has a large relative error for no fault of the backward, so
+        :meth:`failures` and :meth:`assert_ok` accept an ``atol`` in its units.
+
     Examples
     --------
     >>> r = GradReport({"x": 1e-10, "W": 2e-3})
     >>> r.max_error, r.failures(1e-7)
     (0.002, ['W'])
+    >>> r.abs_errors["W"] = 1e-14          # W's gradient is ~1e-12: its error is noise
+    >>> r.failures(1e-7, atol=1e-12)
+    []
     >>> print(r)
     name  rel. error
     x       1.00e-10
     W       2.00e-03
     """
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.abs_errors = {}
+        self.roundoff = 0.0
+
     @property
     def max_error(self):
         """The largest relative error (0.0 when nothing was checked)."""
         return max(self.values(), default=0.0)
 
-    def failures(self, tol):
-        """Names whose error is not below ``tol``."""
-        return [name for name, err in self.items() if not err < tol]
+    def failures(self, tol, atol=0.0):
+        """Names whose relative error is not below ``tol`` and absolute error is above ``atol``."""
+        return [name for name, err in self.items()
+                if not err < tol and not self.abs_errors.get(name, math.inf) <= atol]
 
-    def assert_ok(self, tol=1e-7):
-        """Raise AssertionError, with the whole report, if any error reaches ``tol``."""
-        bad = self.failures(tol)
+    def assert_ok(self, tol=1e-7, atol=0.0):
+        """Raise AssertionError, with the whole report, for any name in :meth:`failures`."""
+        bad = self.failures(tol, atol)
         if bad:
-            raise AssertionError(f"gradient check failed for {bad} (tol {tol:g}):\n{self}")
+            raise AssertionError(
+                f"gradient check failed for {bad} (tol {tol:g}, atol {atol:.2e}, "
+                f"roundoff {self.roundoff:.2e}):\n{self}"
+            )
         return self
 
     def __str__(self):
@@ -233,15 +258,22 @@ def check_gradients(forward, backward, inputs, names, params=None, grads=None, h
         raise ValueError(f"backward returned {len(dinputs)} gradients for {len(inputs)} inputs")
 
     report = GradReport()
+    scale = sum(float(np.sum(np.abs(a * g))) for (_, a), g in zip(_flatten(out, "out"), G_arrays))
+    report.roundoff = float(np.finfo(np.float64).eps) * scale / h
+
+    def compare(key, analytic, numerical):
+        report[key] = rel_error(analytic, numerical)
+        report.abs_errors[key] = float(np.max(np.abs(analytic - numerical), initial=0.0))
+
     for name, value, dvalue in zip(names, inputs, dinputs):
         if dvalue is None:
             continue
         for (key, x), (_, dx) in zip(_flatten(value, name), _flatten(dvalue, name)):
             if x.dtype != np.float64:
                 raise TypeError(f"{key}: gradient checks need float64 inputs, got {x.dtype}")
-            report[key] = rel_error(dx, numerical_gradient(lambda _: loss(), x, h))
+            compare(key, dx, numerical_gradient(lambda _: loss(), x, h))
     for name, p in params.items():
-        report[name] = rel_error(grads[name], numerical_gradient(lambda _: loss(), p, h))
+        compare(name, grads[name], numerical_gradient(lambda _: loss(), p, h))
     return report
 
 
