@@ -29,6 +29,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from .checks import check_range
+from .modes import check_finite, is_anomaly_enabled
 
 __all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop"]
 
@@ -46,6 +47,14 @@ class Optimizer:
         Same keys, shapes and dtypes (``model.params``, ``model.grads``).
     lr : float
         The learning rate, >= 0; a plain attribute you may change between steps.
+
+    Attributes
+    ----------
+    check_finite : bool
+        If True (False by default), :meth:`step` refuses non-finite gradients:
+        it raises FloatingPointError naming the first gradient holding a
+        NaN or inf before any parameter is written. Always on inside
+        ``ll.detect_anomaly()``.
 
     Examples
     --------
@@ -91,6 +100,7 @@ class Optimizer:
         self.params = params
         self.grads = grads
         self.lr = lr
+        self.check_finite = False  # opt in: refuse NaN/inf gradients (see step)
         self.step_count = 0  # t, the number of steps taken
         self.state_names = frozenset(params)  # the params this optimizer keeps state for
         self.state = {
@@ -127,6 +137,9 @@ class Optimizer:
                 f"was built (added {sorted(self.params.keys() - self.state_names)}, removed "
                 f"{sorted(self.state_names - self.params.keys())}); build a new optimizer"
             )
+        if self.check_finite or is_anomaly_enabled():  # before anything is written
+            for name, g in self.grads.items():
+                check_finite(type(self).__name__, f"grads[{name!r}]", g, "step")
         self.step_count += 1
         for name, p in self.params.items():
             self.update(name, p, self.grads[name])
