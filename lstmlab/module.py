@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from .modes import is_grad_enabled
+from .paramdict import ParamDict
 
 __all__ = ["Module"]
 
@@ -52,8 +53,9 @@ class Module:
     """
 
     def __init__(self):
-        self.params: dict[str, np.ndarray] = {}
-        self.grads: dict[str, np.ndarray] = {}
+        # ParamDicts: rebinding an entry is refused (update in place with [...] =)
+        self.params: dict[str, np.ndarray] = ParamDict("params")
+        self.grads: dict[str, np.ndarray] = ParamDict("grads")
         self._dtype = None  # a layer sets it when built, before its params exist
         self._modules: dict[str, Module] = {}  # parts registered with add_module
         self._records: list = []  # the forward-record stack (save_for_backward)
@@ -173,7 +175,9 @@ class Module:
             that no backward consumed: a forward that was never
             backpropagated (run evaluation and sampling forwards under
             ``with ll.no_grad():``), which would otherwise be consumed later
-            by a backward it does not belong to.
+            by a backward it does not belong to. So call it at the start of
+            a training step, before the forward (or after the backward), not
+            between the two.
         """
         for name, module in self.modules():
             if getattr(module, "_records", None):
@@ -181,9 +185,10 @@ class Module:
                 part = f" part {name!r} ({type(module).__name__})" if name else ""
                 raise RuntimeError(
                     f"zero_grad: {type(self).__name__}{part} still holds {k} forward "
-                    f"record{'s' if k > 1 else ''} that no backward consumed; run forwards "
-                    "that are not backpropagated (evaluation, sampling) under "
-                    "`with ll.no_grad():`, or call discard_saved() to drop them"
+                    f"record{'s' if k > 1 else ''} that no backward consumed; call zero_grad "
+                    "before the forward or after the backward, run forwards that are not "
+                    "backpropagated (evaluation, sampling) under `with ll.no_grad():`, or "
+                    "call discard_saved() to drop the records"
                 )
         for g in self.grads.values():
             g.fill(0)

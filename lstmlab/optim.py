@@ -19,6 +19,14 @@ steps). t counts steps from 1; g is the gradient, p the parameter.
 (``lstmlab/schedule.py``: :class:`~lstmlab.StepLR`, :class:`~lstmlab.CosineLR`).
 ``state_dict()`` and ``load_state_dict()`` save and restore everything needed
 to resume training exactly (see :func:`lstmlab.save`).
+
+Two guards. An optimizer keeps the arrays it was built with, so a dict entry
+rebound later (``params["W"] = new`` instead of ``params["W"][...] = new``)
+would never train; ``step()`` checks every entry and raises naming the key.
+With ``check_finite=True`` (every optimizer takes it) a step that would write
+nan or inf into a weight, from a non-finite gradient or an overflowing
+update, raises FloatingPointError naming the key, and the weights and the
+optimizer state stay as they were.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import numpy as np
 
 from .checks import check_range
 from .modes import check_finite, is_anomaly_enabled
+from .paramdict import rebinding_advice
 
 __all__ = ["Optimizer", "SGD", "Adam", "Adagrad", "RMSprop"]
 
@@ -48,13 +57,22 @@ class Optimizer:
     lr : float
         The learning rate, >= 0; a plain attribute you may change between steps.
 
-    Attributes
-    ----------
     check_finite : bool
-        If True (False by default), :meth:`step` refuses non-finite gradients:
-        it raises FloatingPointError naming the first gradient holding a
-        NaN or inf before any parameter is written. Always on inside
-        ``ll.detect_anomaly()``.
+        If True (False by default, as in PyTorch), :meth:`step` refuses to
+        write a non-finite value into a parameter: it raises
+        FloatingPointError naming the first gradient holding a NaN or inf
+        before any parameter is written, and, when the gradients are finite
+        but the update overflows, names the parameter and restores the
+        parameters, the state and the step count. The second check costs a
+        copy of the parameters and the state per step. A plain attribute you
+        may switch; the gradient check is always on inside ``ll.detect_anomaly()``.
+
+    Raises
+    ------
+    RuntimeError
+        From :meth:`step` and :meth:`zero_grad`, when a ``params`` or ``grads``
+        entry is no longer the array the optimizer was built with (it was
+        rebound); the message names the key and the in-place fix.
 
     Examples
     --------
@@ -70,7 +88,7 @@ class Optimizer:
     array([0.95, 2.1 ])
     """
 
-    def __init__(self, params, grads, lr):
+    def __init__(self, params, grads, lr, check_finite=False):
         if not isinstance(params, dict) or not isinstance(grads, dict):
             raise TypeError(
                 "params, grads: expected the two dicts of a model (model.params, model.grads), "
@@ -99,8 +117,10 @@ class Optimizer:
             seen[id(p)] = name
         self.params = params
         self.grads = grads
+        # the arrays themselves: a dict entry rebound later is caught by _check_arrays
+        self._arrays = {"params": dict(params), "grads": dict(grads)}
         self.lr = lr
-        self.check_finite = False  # opt in: refuse NaN/inf gradients (see step)
+        self.check_finite = bool(check_finite)  # opt in: refuse NaN/inf (see step)
         self.step_count = 0  # t, the number of steps taken
         self.state_names = frozenset(params)  # the params this optimizer keeps state for
         self.state = {
@@ -137,15 +157,47 @@ class Optimizer:
                 f"was built (added {sorted(self.params.keys() - self.state_names)}, removed "
                 f"{sorted(self.state_names - self.params.keys())}); build a new optimizer"
             )
+        self._check_arrays("step")
         if self.check_finite or is_anomaly_enabled():  # before anything is written
             for name, g in self.grads.items():
                 check_finite(type(self).__name__, f"grads[{name!r}]", g, "step")
+        if self.check_finite:
+            params_before = {name: p.copy() for name, p in self.params.items()}
+            state_before = self.state_dict()
         self.step_count += 1
-        for name, p in self.params.items():
-            self.update(name, p, self.grads[name])
+        # checked right after, so an overflow is reported once, by name, not as a warning
+        with np.errstate(**({"all": "ignore"} if self.check_finite else {})):
+            for name, p in self.params.items():
+                self.update(name, p, self.grads[name])
+        if self.check_finite:
+            bad = [name for name, p in self.params.items() if not np.isfinite(p).all()]
+            if bad:
+                new = self.params[bad[0]].copy()
+                for name, p in self.params.items():
+                    np.copyto(p, params_before[name])
+                self.load_state_dict(state_before)
+                check_finite(type(self).__name__, f"the update of params[{bad[0]!r}]", new,
+                             "step (finite gradients, but the step overflowed; the parameters "
+                             "and the optimizer state were restored: lower lr or clip the "
+                             "gradients)")
+
+    def _check_arrays(self, where):
+        """RuntimeError if a params/grads entry is not the array this optimizer was built with."""
+        for kind, arrays in self._arrays.items():
+            current = getattr(self, kind)
+            for name, array in arrays.items():
+                if current.get(name) is not array:
+                    raise RuntimeError(
+                        f"{type(self).__name__}.{where}: {kind}[{name!r}] is no longer the array "
+                        f"this optimizer was built with (it was rebound: {kind}[{name!r}] = ...), "
+                        f"so the optimizer would {'update' if kind == 'params' else 'read'} an "
+                        f"array the model does not use; {rebinding_advice(kind, name)}, or build "
+                        "a new optimizer"
+                    )
 
     def zero_grad(self):
         """Set every gradient to zero, in place (the same as ``model.zero_grad()``)."""
+        self._check_arrays("zero_grad")
         for g in self.grads.values():
             g.fill(0)
 
@@ -230,6 +282,9 @@ class SGD(Optimizer):
     momentum, dampening, weight_decay : float, >= 0
     nesterov : bool
         Needs ``momentum > 0`` and ``dampening == 0``.
+    check_finite : bool
+        Refuse to write nan/inf into the weights: FloatingPointError naming the
+        key, nothing changed (see :class:`Optimizer`).
 
     Examples
     --------
@@ -243,7 +298,7 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, grads, lr, momentum=0.0, nesterov=False, weight_decay=0.0,
-                 dampening=0.0):
+                 dampening=0.0, check_finite=False):
         self.momentum = check_range("momentum", momentum)
         self.dampening = check_range("dampening", dampening)
         self.weight_decay = check_range("weight_decay", weight_decay)
@@ -253,7 +308,7 @@ class SGD(Optimizer):
                 f"nesterov: needs momentum > 0 and dampening == 0, "
                 f"got momentum={self.momentum}, dampening={self.dampening}"
             )
-        super().__init__(params, grads, lr)
+        super().__init__(params, grads, lr, check_finite)
 
     def buffer_names(self):
         return ("momentum_buffer",) if self.momentum != 0 else ()
@@ -295,6 +350,9 @@ class Adam(Optimizer):
         Added to the denominator so it is never zero.
     weight_decay : float
     amsgrad : bool
+    check_finite : bool
+        Refuse to write nan/inf into the weights: FloatingPointError naming the
+        key, nothing changed (see :class:`Optimizer`).
 
     Examples
     --------
@@ -303,10 +361,21 @@ class Adam(Optimizer):
     >>> opt = Adam(p, g, lr=0.1)
     >>> opt.step(); p["w"].round(9).tolist()        # the first step is lr * sign(g)
     [1.1]
+
+    With ``check_finite=True`` a nan gradient never reaches the weights:
+
+    >>> opt = Adam(p, g, lr=0.1, check_finite=True)
+    >>> g["w"][0] = np.nan
+    >>> opt.step()  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: Adam: grads['w'] is nan in step (1 of 1 values are not finite, ...)
+    >>> p["w"].round(9).tolist()
+    [1.1]
     """
 
     def __init__(self, params, grads, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
-                 amsgrad=False):
+                 amsgrad=False, check_finite=False):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise ValueError(f"betas: expected a pair (beta1, beta2), got {betas!r}")
         self.beta1 = check_range("betas[0]", betas[0], 0.0, 1.0, high_open=True)
@@ -314,7 +383,7 @@ class Adam(Optimizer):
         self.eps = check_range("eps", eps)
         self.weight_decay = check_range("weight_decay", weight_decay)
         self.amsgrad = bool(amsgrad)
-        super().__init__(params, grads, lr)
+        super().__init__(params, grads, lr, check_finite)
 
     @property
     def betas(self):
@@ -353,6 +422,14 @@ class Adagrad(Optimizer):
     ones slow down. The sum only grows, so learning eventually stalls: that is
     what RMSprop and Adam fix with a decaying average.
 
+    Parameters
+    ----------
+    params, grads : dict[str, ndarray]
+    lr, lr_decay, weight_decay, initial_accumulator_value, eps : float, >= 0
+    check_finite : bool
+        Refuse to write nan/inf into the weights: FloatingPointError naming the
+        key, nothing changed (see :class:`Optimizer`).
+
     Examples
     --------
     >>> import numpy as np
@@ -363,14 +440,14 @@ class Adagrad(Optimizer):
     """
 
     def __init__(self, params, grads, lr=1e-2, lr_decay=0.0, weight_decay=0.0,
-                 initial_accumulator_value=0.0, eps=1e-10):
+                 initial_accumulator_value=0.0, eps=1e-10, check_finite=False):
         self.lr_decay = check_range("lr_decay", lr_decay)
         self.weight_decay = check_range("weight_decay", weight_decay)
         self.initial_accumulator_value = check_range(
             "initial_accumulator_value", initial_accumulator_value
         )
         self.eps = check_range("eps", eps)
-        super().__init__(params, grads, lr)
+        super().__init__(params, grads, lr, check_finite)
 
     def buffer_names(self):
         return ("sum",)
@@ -407,6 +484,16 @@ class RMSprop(Optimizer):
     The ``max(., 0)`` guards a rounding error that would make the variance
     slightly negative; PyTorch would produce nan there.
 
+    Parameters
+    ----------
+    params, grads : dict[str, ndarray]
+    lr, weight_decay, momentum, eps : float, >= 0
+    alpha : float in [0, 1]
+    centered : bool
+    check_finite : bool
+        Refuse to write nan/inf into the weights: FloatingPointError naming the
+        key, nothing changed (see :class:`Optimizer`).
+
     Examples
     --------
     >>> import numpy as np
@@ -417,13 +504,13 @@ class RMSprop(Optimizer):
     """
 
     def __init__(self, params, grads, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0,
-                 momentum=0.0, centered=False):
+                 momentum=0.0, centered=False, check_finite=False):
         self.alpha = check_range("alpha", alpha, 0.0, 1.0)
         self.eps = check_range("eps", eps)
         self.weight_decay = check_range("weight_decay", weight_decay)
         self.momentum = check_range("momentum", momentum)
         self.centered = bool(centered)
-        super().__init__(params, grads, lr)
+        super().__init__(params, grads, lr, check_finite)
 
     def buffer_names(self):
         names = ("square_avg",)

@@ -372,3 +372,93 @@ def test_params_added_after_construction_are_refused_not_ignored():
     model.add("extra", ll.Linear(2, 2, rng=1))
     with pytest.raises(RuntimeError, match=r"added \['extra.W', 'extra.b'\]"):
         opt.step()
+
+
+# -- rebinding: a dict entry that is no longer the optimizer's array --------------------------
+OPTIMIZERS = [("SGD", dict(lr=0.1)), ("SGD", dict(lr=0.1, momentum=0.9)), ("Adam", dict()),
+              ("Adagrad", dict()), ("RMSprop", dict(centered=True))]
+
+
+@pytest.mark.parametrize("name, kwargs", OPTIMIZERS)
+@pytest.mark.parametrize("kind", ["params", "grads"])
+def test_a_rebound_entry_is_refused_naming_the_key(name, kwargs, kind):
+    params, grads = make_problem()
+    opt = getattr(ll, name)(params, grads, **kwargs)
+    before = {k: p.copy() for k, p in params.items()}
+    {"params": params, "grads": grads}[kind]["b"] = np.ones(4)  # rebound, not [...] =
+    for call in (opt.step, opt.zero_grad):
+        with pytest.raises(RuntimeError, match=(
+                rf"{kind}\['b'\] is no longer the array this optimizer was built with.*"
+                rf"{kind}\['b'\]\[\.\.\.\] = new")):
+            call()
+    assert opt.step_count == 0
+    assert all(np.array_equal(params[k], before[k]) for k in ("W", "embed.W"))  # nothing moved
+
+
+def test_updating_in_place_is_what_trains():
+    params, grads = make_problem()
+    opt = ll.SGD(params, grads, lr=0.5)
+    params["b"][...] = 1.0  # in place: fine
+    grads["b"][...] = 2.0
+    opt.step()
+    assert params["b"].tolist() == [0.0] * 4
+
+
+def test_rebinding_a_layer_parameter_under_an_optimizer_is_refused_at_once():
+    # the layer's dict refuses it, so the model's dict, the optimizer and ll.load can never
+    # be left holding an array the layer no longer computes with
+    model = ll.Model(rnn=ll.LSTM(2, 3, rng=0), head=ll.Linear(3, 2, rng=0))
+    opt = ll.Adam(model.params, model.grads, lr=0.1)
+    W = model.rnn.params["layers.0.fwd.W_x"]
+    for d, kind in ((model.rnn.params, "params"), (model.rnn.grads, "grads"),
+                    (model.params, "params")):
+        key = next(iter(d))
+        with pytest.raises(RuntimeError, match=rf"{kind}\['{key}'\]: refusing to rebind.*"
+                                               rf"{kind}\['{key}'\]\[\.\.\.\] = new"):
+            d[key] = np.zeros_like(d[key])
+        with pytest.raises(RuntimeError, match="refusing to rebind"):
+            d.update({key: np.zeros_like(d[key])})
+    assert model.rnn.params["layers.0.fwd.W_x"] is W
+    opt.step()  # still one set of arrays: training goes on
+
+
+# -- check_finite: nothing non-finite reaches the weights ----------------------------------------
+@pytest.mark.parametrize("name, kwargs", OPTIMIZERS)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_finite_refuses_a_nonfinite_gradient_naming_it(name, kwargs, bad):
+    params, grads = make_problem()
+    opt = getattr(ll, name)(params, grads, check_finite=True, **kwargs)
+    grads["W"][...] = 0.1
+    opt.step()
+    before, state = {k: p.copy() for k, p in params.items()}, opt.state_dict()
+    grads["embed.W"][1, 0] = bad
+    with pytest.raises(FloatingPointError, match=r"grads\['embed.W'\] is -?(nan|inf) in step"):
+        opt.step()
+    assert all(params[k].tobytes() == before[k].tobytes() for k in params)
+    assert opt.step_count == 1
+    assert all(opt.state_dict()[k].tobytes() == v.tobytes() for k, v in state.items())
+    opt.check_finite = False  # off (the default): the nan goes in, as in PyTorch
+    with np.errstate(all="ignore"):  # inf / inf in Adam's step: nan, with a warning
+        opt.step()
+    assert not np.isfinite(params["embed.W"]).all()
+
+
+def test_check_finite_refuses_an_update_that_overflows_and_restores_everything():
+    params = {"w": np.array([1.0, 2.0], dtype=np.float32)}
+    grads = {"w": np.array([1e30, 1.0], dtype=np.float32)}  # finite, but lr * g overflows
+    opt = ll.SGD(params, grads, lr=1e10, momentum=0.9, check_finite=True)
+    with pytest.raises(FloatingPointError, match=r"the update of params\['w'\] is -inf in step.*"
+                                                 "overflowed.*restored"):
+        opt.step()
+    assert params["w"].tolist() == [1.0, 2.0]
+    assert opt.step_count == 0 and not opt.state["momentum_buffer"]["w"].any()
+    opt.lr = 0.1
+    opt.step()
+    assert np.isfinite(params["w"]).all() and opt.step_count == 1
+
+
+def test_check_finite_is_a_constructor_option_of_every_optimizer():
+    for name, kwargs in OPTIMIZERS:
+        params, grads = make_problem()
+        assert getattr(ll, name)(params, grads, **kwargs).check_finite is False
+        assert getattr(ll, name)(params, grads, check_finite=True, **kwargs).check_finite
