@@ -29,6 +29,7 @@ import numpy as np
 
 from .checks import check_float_array, check_float_dtype, check_positive_int, check_shape
 from .init import as_generator, orthogonal, pytorch_uniform, xavier_uniform
+from .interop import load_torch_state_dict, torch_grads, torch_state_dict
 from .module import Module
 
 __all__ = ["Cell"]
@@ -38,7 +39,9 @@ class Cell(Module):
     """Base class of RNNCell, LSTMCell and GRUCell (not used on its own).
 
     Subclasses set ``num_gates`` and implement ``initial_state``, ``step``,
-    ``backward_step``, ``split_state`` and ``join_state``.
+    ``backward_step``, ``split_state`` and ``join_state``; they also say how
+    their weights map onto PyTorch's (``to_torch``, ``from_torch``,
+    ``torch_shapes``, ``torch_unsupported``), which lstmlab/interop.py uses.
     """
 
     num_gates = 1
@@ -52,6 +55,18 @@ class Cell(Module):
         self.bias = bool(bias)
         self.rng = as_generator(rng)
         self._dtype = dtype
+
+    @property
+    def gate_width(self):
+        """G*H, the width of the fused gate matrices: the columns of ``W_x``, ``W_h`` and ``b``.
+
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> ll.LSTMCell(3, 5).gate_width, ll.GRUCell(3, 5).gate_width, ll.RNNCell(3, 5).gate_width
+        (20, 15, 5)
+        """
+        return self.num_gates * self.hidden_size
 
     # -- the protocol -----------------------------------------------------------
     def forward(self, x, state):
@@ -109,8 +124,8 @@ class Cell(Module):
         if len(caches) == 0:
             return
         h_prev = np.stack([cache.h_prev for cache in caches])  # (T, N, H)
-        H = self.hidden_size
-        self.grads["W_h"] += h_prev.reshape(-1, H).T @ dxws.reshape(-1, dxws.shape[-1])
+        h_prev = h_prev.reshape(-1, h_prev.shape[-1])  # (T*N, H)
+        self.grads["W_h"] += h_prev.T @ dxws.reshape(-1, self.gate_width)
 
     # -- the x-part, for one step or for all T steps at once -----------------------
     def project(self, x):
@@ -140,13 +155,13 @@ class Cell(Module):
         ``dW_x = sum_t x_t^T dxw_t`` is the same matrix product as on the
         reshaped (T*N, D) arrays.
         """
-        width = self.params["W_x"].shape[1]
+        width = self.gate_width
         check_float_array("dxw", dxw, dtype=self.dtype)
         check_shape("dxw", dxw, x.shape[:-1] + (width,), f"x.shape[:-1] + (G*H,) = "
                     f"{x.shape[:-1] + (width,)}")
         D = x.shape[-1]
         x2 = x.reshape(-1, D)
-        dxw2 = dxw.reshape(-1, dxw.shape[-1])
+        dxw2 = dxw.reshape(-1, width)
         self.grads["W_x"] += x2.T @ dxw2
         if self.bias:
             self.grads["b"] += dxw2.sum(axis=0)
@@ -190,8 +205,7 @@ class Cell(Module):
         True
         """
         rng = self.rng if rng is None else as_generator(rng)
-        D, H = self.input_size, self.hidden_size
-        G = self.params["W_h"].shape[1] // H
+        D, H, G = self.input_size, self.hidden_size, self.num_gates
         if W_x == "uniform":
             new_x = pytorch_uniform((D, G * H), H, rng, self.dtype)
         elif W_x == "xavier":
@@ -220,7 +234,7 @@ class Cell(Module):
 
     def check_step(self, xw, state):
         """Check ``step``'s arguments: xw (N, G*H) in the cell's dtype and a state for N."""
-        width = self.params["W_x"].shape[1]
+        width = self.gate_width
         check_float_array("xw", xw, ndim=2, dtype=self.dtype)
         check_shape("xw", xw, (None, width), f"(N, G*H) with G*H = {width}")
         return xw, self.check_state(state, xw.shape[0])
@@ -265,7 +279,48 @@ class Cell(Module):
         N = check_positive_int("N", N, minimum=0)
         return np.zeros((N, self.hidden_size), dtype=self.dtype)
 
-    # -- PyTorch interop: nn.RNNCell / nn.LSTMCell / nn.GRUCell names (lstmlab/interop.py) --
+    # -- PyTorch: nn.RNNCell / nn.LSTMCell / nn.GRUCell names (a layer adds a suffix) ----
+    def torch_unsupported(self):
+        """Why this cell has no PyTorch counterpart (a sentence), or None when it has one."""
+        return None
+
+    def torch_shapes(self):
+        """PyTorch's names of this cell's tensors, without suffix, and their shapes.
+
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> ll.RNNCell(3, 5, bias=False).torch_shapes()
+        {'weight_ih': (5, 3), 'weight_hh': (5, 5)}
+        """
+        GH, D, H = self.gate_width, self.input_size, self.hidden_size
+        shapes = {"weight_ih": (GH, D), "weight_hh": (GH, H)}
+        if self.bias:
+            shapes.update(bias_ih=(GH,), bias_hh=(GH,))
+        return shapes
+
+    def to_torch(self, arrays, grads=False):
+        """``arrays`` (this cell's params, or its grads) under PyTorch's names, as new arrays.
+
+        PyTorch stores column vectors, ``weight_ih = W_x^T`` (G*H, D) and
+        ``weight_hh = W_h^T``, and two biases that it only ever uses summed,
+        ``b = bias_ih + bias_hh``. Weights export as ``bias_ih = b, bias_hh = 0``;
+        gradients as ``db`` for both, since ``db/dbias_ih = db/dbias_hh = 1``.
+        """
+        out = {"weight_ih": arrays["W_x"].T.copy(), "weight_hh": arrays["W_h"].T.copy()}
+        if self.bias:
+            b = arrays["b"]
+            out["bias_ih"] = b.copy()
+            out["bias_hh"] = b.copy() if grads else np.zeros_like(b)
+        return out
+
+    def from_torch(self, tensors):
+        """New values of this cell's params from PyTorch's (validated) tensors, by name."""
+        new = {"W_x": tensors["weight_ih"].T, "W_h": tensors["weight_hh"].T}
+        if self.bias:
+            new["b"] = tensors["bias_ih"] + tensors["bias_hh"]
+        return new
+
     def torch_state_dict(self):
         """The weights under PyTorch's cell names ``weight_ih, weight_hh, bias_ih, bias_hh``.
 
@@ -275,24 +330,39 @@ class Cell(Module):
         >>> ll.LSTMCell(3, 5, rng=0).torch_state_dict()["weight_ih"].shape
         (20, 3)
         """
-        from .interop import torch_state_dict  # deferred: interop imports the cell classes
-
         return torch_state_dict([("", self)])
 
     def torch_grads(self):
-        """The gradients under PyTorch's names, comparable with torch's ``.grad``."""
-        from .interop import torch_grads
+        """The gradients under PyTorch's names, comparable with torch's ``.grad``.
 
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> sorted(ll.GRUCell(3, 5, rng=0).torch_grads())
+        ['bias_hh', 'bias_ih', 'weight_hh', 'weight_ih']
+        """
         return torch_grads([("", self)])
 
     def load_torch_state_dict(self, state_dict):
-        """Write a PyTorch cell's weights (NumPy arrays) into this cell's params, in place."""
-        from .interop import load_torch_state_dict
+        """Write a PyTorch cell's weights (NumPy arrays) into this cell's params, in place.
 
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lstmlab as ll
+        >>> a, b = ll.RNNCell(3, 5, rng=0), ll.RNNCell(3, 5, rng=1)
+        >>> b.load_torch_state_dict(a.torch_state_dict())
+        >>> bool(np.array_equal(a.params["W_h"], b.params["W_h"]))
+        True
+        """
         load_torch_state_dict([("", self)], state_dict)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.input_size}, {self.hidden_size}{self._extra_repr()})"
 
     def _extra_repr(self):
-        return "" if self.bias else ", bias=False"
+        """The options that differ from their defaults, as ``, name=value`` (bias and dtype)."""
+        extra = "" if self.bias else ", bias=False"
+        if self.dtype != np.float64:
+            extra += f", dtype='{self.dtype}'"
+        return extra

@@ -18,6 +18,10 @@ A layer's names carry a suffix per cell: ``weight_ih_l0``, ``weight_ih_l0_revers
 Variants PyTorch does not have (peephole or coupled LSTM, GRU with
 ``reset_after=False``) are refused with a ValueError.
 
+Each cell knows its own mapping (``cell.torch_shapes()``, ``cell.to_torch(arrays,
+grads)``, ``cell.from_torch(tensors)`` and ``cell.torch_unsupported()``, in
+lstmlab/cell.py and the cells' files); this module adds what a whole model
+needs: the suffixes, and loading that validates everything before it writes.
 The functions take ``parts``, a list of ``(suffix, cell)`` pairs; cells and
 layers call them through their ``torch_state_dict``, ``torch_grads`` and
 ``load_torch_state_dict`` methods.
@@ -41,14 +45,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .gru import GRUCell
-from .lstm import LSTMCell
-
 __all__ = ["torch_state_dict", "torch_grads", "load_torch_state_dict", "check_torch_compatible"]
 
 
 def check_torch_compatible(cell):
-    """Raise ValueError if ``cell`` has no PyTorch counterpart.
+    """Raise ValueError if ``cell`` has no PyTorch counterpart (the cell says why).
 
     Examples
     --------
@@ -58,63 +59,9 @@ def check_torch_compatible(cell):
     ...
     ValueError: LSTMCell(peephole=True) has no PyTorch counterpart: nn.LSTM has no peephole weights
     """
-    if isinstance(cell, LSTMCell):
-        if cell.peephole:
-            raise ValueError(
-                "LSTMCell(peephole=True) has no PyTorch counterpart: "
-                "nn.LSTM has no peephole weights"
-            )
-        if cell.coupled:
-            raise ValueError(
-                "LSTMCell(coupled=True) has no PyTorch counterpart: nn.LSTM has a separate "
-                "input gate"
-            )
-    if isinstance(cell, GRUCell) and not cell.reset_after:
-        raise ValueError(
-            "GRUCell(reset_after=False) has no PyTorch counterpart: nn.GRU applies the reset "
-            "gate after the recurrent product (reset_after=True)"
-        )
-
-
-def _torch_shapes(cell):
-    """PyTorch's names (without suffix) and shapes of one cell's tensors."""
-    GH, D, H = cell.params["W_x"].shape[1], cell.input_size, cell.hidden_size
-    shapes = {"weight_ih": (GH, D), "weight_hh": (GH, H)}
-    if cell.bias:
-        shapes.update(bias_ih=(GH,), bias_hh=(GH,))
-    return shapes
-
-
-def _cell_to_torch(cell, arrays, grads):
-    """One cell's ``params`` (or ``grads``) as PyTorch tensors, without suffix."""
-    out = {"weight_ih": arrays["W_x"].T.copy(), "weight_hh": arrays["W_h"].T.copy()}
-    if cell.bias:
-        b = arrays["b"]
-        if isinstance(cell, GRUCell):
-            H = cell.hidden_size
-            b_rz = b[: 2 * H] if grads else np.zeros_like(b[: 2 * H])
-            bias_hh = np.concatenate([b_rz, arrays["b_hn"]])
-        else:
-            bias_hh = b.copy() if grads else np.zeros_like(b)
-        out["bias_ih"] = b.copy()
-        out["bias_hh"] = bias_hh
-    return out
-
-
-def _cell_from_torch(cell, tensors):
-    """New values of one cell's params from its (validated) PyTorch tensors."""
-    new = {"W_x": tensors["weight_ih"].T, "W_h": tensors["weight_hh"].T}
-    if cell.bias:
-        bias_ih, bias_hh = tensors["bias_ih"], tensors["bias_hh"]
-        if isinstance(cell, GRUCell):
-            H = cell.hidden_size
-            b = bias_ih.copy()
-            b[: 2 * H] += bias_hh[: 2 * H]
-            new["b"] = b
-            new["b_hn"] = bias_hh[2 * H :]
-        else:
-            new["b"] = bias_ih + bias_hh
-    return new
+    reason = cell.torch_unsupported()
+    if reason is not None:
+        raise ValueError(reason)
 
 
 def torch_state_dict(parts):
@@ -139,7 +86,7 @@ def _to_torch_names(parts, grads):
     for suffix, cell in parts:
         check_torch_compatible(cell)
         arrays = cell.grads if grads else cell.params
-        for name, value in _cell_to_torch(cell, arrays, grads=grads).items():
+        for name, value in cell.to_torch(arrays, grads=grads).items():
             out[name + suffix] = value
     return out
 
@@ -164,7 +111,7 @@ def load_torch_state_dict(parts, state_dict):
     for _, cell in parts:
         check_torch_compatible(cell)
     expected = {name + suffix: shape for suffix, cell in parts
-                for name, shape in _torch_shapes(cell).items()}
+                for name, shape in cell.torch_shapes().items()}
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
     if missing or unexpected:
@@ -184,8 +131,8 @@ def load_torch_state_dict(parts, state_dict):
         arrays[key] = value
     updates = []
     for suffix, cell in parts:
-        tensors = {name: arrays[name + suffix] for name in _torch_shapes(cell)}
-        updates.append((cell, _cell_from_torch(cell, tensors)))
+        tensors = {name: arrays[name + suffix] for name in cell.torch_shapes()}
+        updates.append((cell, cell.from_torch(tensors)))
     for cell, new in updates:  # only now, when all is known to fit, write in place
         for name, value in new.items():
             cell.params[name][...] = value

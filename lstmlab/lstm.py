@@ -40,7 +40,7 @@ class LSTMCache(NamedTuple):
     >>> cell = LSTMCell(2, 3, rng=0)
     >>> state, cache = cell.forward(np.ones((1, 2)), cell.initial_state(1))
     >>> cache._fields
-    ('x', 'h_prev', 'c_prev', 'i', 'f', 'g', 'o', 'c', 'tanh_c', 'gates')
+    ('x', 'h_prev', 'c_prev', 'i', 'f', 'g', 'o', 'c', 'tanh_c')
     >>> bool(np.allclose(state.c, cache.f * cache.c_prev + cache.i * cache.g))
     True
     """
@@ -52,9 +52,8 @@ class LSTMCache(NamedTuple):
     f: np.ndarray  # (N, H) forget gate
     g: np.ndarray  # (N, H) candidate
     o: np.ndarray  # (N, H) output gate
-    c: np.ndarray  # (N, H) new cell
+    c: np.ndarray  # (N, H) new cell (the next step's c_prev: no extra memory)
     tanh_c: np.ndarray  # (N, H)
-    gates: np.ndarray  # (N, G*H) the gate values side by side; i, f, g, o are views into it
 
 
 class LSTMCell(Cell):
@@ -62,31 +61,35 @@ class LSTMCell(Cell):
 
     Equations (row vectors, gates fused as i, f, g, o like PyTorch)::
 
-        a = x W_x + h_prev W_h + b                      (N, 4H)
-        i = sigmoid(a_i [+ p_i * c_prev])               input gate
-        f = sigmoid(a_f [+ p_f * c_prev])               forget gate
+        a = x W_x + h_prev W_h + b                     (N, 4H): [a_i | a_f | a_g | a_o]
+        f = sigmoid(a_f + p_f * c_prev)                 forget gate
+        i = sigmoid(a_i + p_i * c_prev)                 input gate
         g = tanh(a_g)                                   candidate
         c = f * c_prev + i * g                          the additive cell path
-        o = sigmoid(a_o [+ p_o * c])                    output gate
+        o = sigmoid(a_o + p_o * c)                      output gate
         h = o * tanh(c)
 
-    The bracketed terms are the peepholes of Gers & Schmidhuber (2000),
-    ``peephole=True``: diagonal weights from the cell into the gates (from the
-    old cell into i and f, from the new cell into o). With ``coupled=True``
-    (CIFG, Greff et al. 2015) the input gate is tied to the forget gate,
-    ``i = 1 - f``: the cell forgets exactly as much as it writes, and the gates
-    are fused as f, g, o (3H columns, no input-gate weights).
+    Without peepholes (the default, and PyTorch's LSTM) ``p_i = p_f = p_o = 0``
+    and the gates read only ``a``. With ``peephole=True`` (Gers & Schmidhuber
+    2000) they are learned diagonal weights (H,) from the cell into the gates:
+    from the old cell into i and f, from the new cell into o (which is why o
+    comes after c). With ``coupled=True`` (CIFG, Greff et al. 2015) the input
+    gate is tied to the forget gate, ``i = 1 - f``: the cell forgets exactly as
+    much as it writes, and the gates are fused as f, g, o (3H columns, no
+    input-gate weights; which is why f comes before i).
 
-    Backward, with dh = dL/dh and dc = dL/dc arriving from the next step::
+    Backward, with dh = dL/dh and dc = dL/dc arriving from the next step, the
+    forward's lines in reverse order::
 
-        do      = dh * tanh_c
-        dc_all  = dc + dh * o * (1 - tanh_c^2)  [+ da_o * p_o]
+        do      = dh * tanh_c              dtanh_c = dh * o
         da_o    = do * o (1 - o)
-        di = dc_all * g    df = dc_all * c_prev    dg = dc_all * i
+        dc_all  = dc + dtanh_c * (1 - tanh_c^2) + da_o * p_o
+        di = dc_all * g    dg = dc_all * i    df = dc_all * c_prev    dc_prev = dc_all * f
+        da_g    = dg * (1 - g^2)
+        da_i    = di * i (1 - i)           dc_prev += da_i * p_i
         (coupled: i = 1 - f, so df gets -di and there is no a_i)
-        da_i = di * i (1 - i)   da_f = df * f (1 - f)   da_g = dg * (1 - g^2)
-        dc_prev = dc_all * f  [+ da_i * p_i + da_f * p_f]
-        dW_h += h_prev^T da      dh_prev = da W_h^T
+        da_f    = df * f (1 - f)           dc_prev += da_f * p_f
+        da = [da_i | da_f | da_g | da_o]   dW_h += h_prev^T da      dh_prev = da W_h^T
 
     Parameters
     ----------
@@ -132,6 +135,8 @@ class LSTMCell(Cell):
     >>> dx, dstate_prev = cell.backward(dstate, cache)
     >>> dx.shape, dstate_prev.c.shape
     ((2, 3), (2, 5))
+    >>> ll.LSTMCell(3, 5, coupled=True, forget_bias=1.0, dtype=np.float32)
+    LSTMCell(3, 5, coupled=True, forget_bias=1.0, dtype='float32')
     """
 
     cache_type = LSTMCache
@@ -161,22 +166,11 @@ class LSTMCell(Cell):
         if not bias and self.forget_bias != 0.0:
             raise ValueError(f"forget_bias: must be 0.0 when bias=False, got {forget_bias}")
         self.num_gates = 3 if self.coupled else 4
-        # The gates' column slices, looked up once: a step is called T times.
-        self._s = {gate: self.gate_slice(gate) for gate in self.gates}
-        # sigmoid(a) = (1 + tanh(a / 2)) / 2, so one tanh call serves all four gates:
-        # scale the sigmoid columns by 1/2 before it and map them to [0, 1] after it,
-        # leaving g = tanh(a_g) as it is (see step). _beta, _gamma: the derivatives.
-        self._half = np.full(self.num_gates * hidden_size, 0.5, dtype=self.dtype)
-        self._half[self._s["g"]] = 1.0  # (G*H,) 1/2 on sigmoid columns, 1 on g
-        self._shift = np.full_like(self._half, 0.5)
-        self._shift[self._s["g"]] = 0.0  # (G*H,) 1/2 on sigmoid columns, 0 on g
-        self._beta = 2.0 * self._shift  # 1 on sigmoid columns, 0 on g
-        self._gamma = 1.0 - self._beta  # 0 on sigmoid columns, 1 on g
-        D, H, G = self.input_size, self.hidden_size, self.num_gates
-        self.add_param("W_x", pytorch_uniform((D, G * H), H, self.rng, self.dtype))
-        self.add_param("W_h", pytorch_uniform((H, G * H), H, self.rng, self.dtype))
+        D, H, GH = self.input_size, self.hidden_size, self.gate_width
+        self.add_param("W_x", pytorch_uniform((D, GH), H, self.rng, self.dtype))
+        self.add_param("W_h", pytorch_uniform((H, GH), H, self.rng, self.dtype))
         if self.bias:
-            b = pytorch_uniform((G * H,), H, self.rng, self.dtype)
+            b = pytorch_uniform((GH,), H, self.rng, self.dtype)
             if self.forget_bias != 0.0:
                 b[self.gate_slice("f")] = self.forget_bias
             self.add_param("b", b)
@@ -201,6 +195,46 @@ class LSTMCell(Cell):
         k = self.gates.index(gate)
         H = self.hidden_size
         return slice(k * H, (k + 1) * H)
+
+    def split_gates(self, a):
+        """The gates' blocks of a fused (N, G*H) array: ``a_i, a_f, a_g, a_o`` (views).
+
+        ``a_i`` is None when the cell is coupled (it has no input-gate columns).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> a_i, a_f, a_g, a_o = LSTMCell(2, 3).split_gates(np.arange(12.0)[None])
+        >>> a_g
+        array([[6., 7., 8.]])
+        """
+        return tuple(a[:, self.gate_slice(gate)] if gate in self.gates else None
+                     for gate in "ifgo")
+
+    def join_gates(self, da_i, da_f, da_g, da_o, out=None):
+        """The inverse of :meth:`split_gates`: the blocks side by side, (N, G*H).
+
+        ``da_i`` is None when the cell is coupled. ``out``, if given, receives
+        the result (the wrapper passes its row of a (T, N, G*H) buffer).
+        """
+        blocks = (da_f, da_g, da_o) if self.coupled else (da_i, da_f, da_g, da_o)
+        return np.concatenate(blocks, axis=1, out=out)
+
+    def peephole_weights(self):
+        """``(p_i, p_f, p_o)``: each an (H,) param, or 0.0 where the cell has none.
+
+        With zeros for the missing ones, one set of equations serves the plain,
+        the peephole and the coupled cell.
+
+        Examples
+        --------
+        >>> LSTMCell(2, 3).peephole_weights()
+        (0.0, 0.0, 0.0)
+        >>> [getattr(p, "shape", p) for p in LSTMCell(2, 3, peephole=True, coupled=True)
+        ...  .peephole_weights()]
+        [0.0, (3,), (3,)]
+        """
+        return tuple(self.params.get(name, 0.0) for name in ("p_i", "p_f", "p_o"))
 
     def initial_state(self, N):
         """Zeros for h and c: ``LSTMState(h, c)``, each (N, H)."""
@@ -236,78 +270,70 @@ class LSTMCell(Cell):
         if check:
             xw, state = self.check_step(xw, state)
         h_prev, c_prev = state
-        p, s = self.params, self._s
-        a = xw + h_prev @ p["W_h"]  # (N, G*H), a fresh array we may overwrite
-        if self.peephole:
-            if not self.coupled:
-                a[:, s["i"]] += c_prev * p["p_i"]
-            a[:, s["f"]] += c_prev * p["p_f"]
-            a_o = a[:, s["o"]].copy()  # o also needs the new cell
-        # All gates with ONE tanh call: sigmoid(a) = (1 + tanh(a/2)) / 2 on the
-        # i, f, o columns, plain tanh(a) on the g columns (_half and _shift say which).
-        a *= self._half
-        gates = tanh(a, out=a)
-        gates *= self._half
-        gates += self._shift  # (N, G*H): [i f g o] side by side
-        f, g, o = gates[:, s["f"]], gates[:, s["g"]], gates[:, s["o"]]
-        i = 1.0 - f if self.coupled else gates[:, s["i"]]
-        c = f * c_prev
-        c += i * g  # c = f * c_prev + i * g
-        if self.peephole:
-            o[...] = sigmoid(a_o + c * p["p_o"])  # (Gers & Schmidhuber: o peeks at the new c)
+        p_i, p_f, p_o = self.peephole_weights()  # (H,) each, or 0.0 without peepholes
+        a = xw + h_prev @ self.params["W_h"]  # (N, G*H)
+        a_i, a_f, a_g, a_o = self.split_gates(a)  # (N, H) each; a_i is None when coupled
+        f = sigmoid(a_f + p_f * c_prev)  # forget gate
+        i = 1.0 - f if self.coupled else sigmoid(a_i + p_i * c_prev)  # input gate
+        g = tanh(a_g)  # candidate
+        c = f * c_prev + i * g  # the additive cell path
+        o = sigmoid(a_o + p_o * c)  # output gate (its peephole sees the new cell)
         tanh_c = tanh(c)
         h = o * tanh_c
-        return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c, gates)
+        return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c)
 
     def backward_step(self, dstate, cache, *, defer_dW_h=False, check=True, out=None):
         """Backward of :meth:`step`: returns ``(da, dstate_prev)``; accumulates dW_h, dp_*.
 
         ``da`` (N, G*H) is the gradient of the gates' pre-activations, which is
         also the gradient of ``xw``. With ``defer_dW_h=True`` dW_h is left to
-        :meth:`backward_dW_h`. ``out`` (N, G*H), if given, receives ``da``
-        (the wrapper passes its row of the (T, N, G*H) buffer: no copy).
+        :meth:`backward_dW_h`. ``out`` (N, G*H), if given, receives ``da``.
         """
         if check:
             dstate = self.check_state(
                 dstate, self.check_cache(cache).h_prev.shape[0], name="dstate")
         dh, dc = dstate
-        _, h_prev, c_prev, i, f, g, o, c, tanh_c, gates = cache
-        p, grads, s = self.params, self.grads, self._s
-        # First the gradients of the gate VALUES, written side by side into da ...
-        da = np.empty_like(gates) if out is None else out  # (N, G*H)
-        do = np.multiply(dh, tanh_c, out=da[:, s["o"]])  # h = o * tanh(c)
-        dc_all = dh * o
-        dc_all *= dtanh(tanh_c)
-        dc_all += dc  # dL/dc: through h, plus from the next step
-        if self.peephole:
-            da_o = do * dsigmoid(o)  # o = sigmoid(a_o + p_o * c) also depends on c
-            dc_all += da_o * p["p_o"]
-            grads["p_o"] += (da_o * c).sum(axis=0)
-        np.multiply(dc_all, c_prev, out=da[:, s["f"]])  # c = f * c_prev + i * g
-        np.multiply(dc_all, i, out=da[:, s["g"]])
-        if self.coupled:
-            da[:, s["f"]] -= dc_all * g  # i = 1 - f: di flows into df with a minus
-        else:
-            np.multiply(dc_all, g, out=da[:, s["i"]])
-        # ... then times the activations' derivatives, all columns at once:
-        # sigmoid' = s (1 - s) and tanh' = 1 - g^2 are both gates * (beta - gates) + gamma.
-        dact = self._beta - gates
-        dact *= gates
-        dact += self._gamma
-        da *= dact  # (N, G*H): gradients of the pre-activations a
+        h_prev, c_prev, c, tanh_c = cache.h_prev, cache.c_prev, cache.c, cache.tanh_c
+        i, f, g, o = cache.i, cache.f, cache.g, cache.o
+        p_i, p_f, p_o = self.peephole_weights()
+        grads = self.grads
+        do = dh * tanh_c  # h = o * tanh_c
+        dtanh_c = dh * o
+        da_o = do * dsigmoid(o)  # o = sigmoid(a_o + p_o * c)
+        dc_all = dc + dtanh_c * dtanh(tanh_c) + da_o * p_o  # c feeds tanh_c, o and the next step
+        di = dc_all * g  # c = f * c_prev + i * g
+        dg = dc_all * i
+        df = dc_all * c_prev
         dc_prev = dc_all * f
-        if self.peephole:
-            da_f = da[:, s["f"]]
-            dc_prev += da_f * p["p_f"]
+        da_g = dg * dtanh(g)  # g = tanh(a_g)
+        if self.coupled:  # i = 1 - f: there is no a_i, and di reaches f with a minus
+            da_i = None
+            df -= di
+        else:
+            da_i = di * dsigmoid(i)  # i = sigmoid(a_i + p_i * c_prev)
+            dc_prev += da_i * p_i
+        da_f = df * dsigmoid(f)  # f = sigmoid(a_f + p_f * c_prev)
+        dc_prev += da_f * p_f
+        if self.peephole:  # a weight broadcast over the batch sums its gradient over it
+            grads["p_o"] += (da_o * c).sum(axis=0)
             grads["p_f"] += (da_f * c_prev).sum(axis=0)
             if not self.coupled:
-                da_i = da[:, s["i"]]
-                dc_prev += da_i * p["p_i"]
                 grads["p_i"] += (da_i * c_prev).sum(axis=0)
+        da = self.join_gates(da_i, da_f, da_g, da_o, out=out)  # (N, G*H)
         if not defer_dW_h:
-            grads["W_h"] += h_prev.T @ da
-        dh_prev = da @ p["W_h"].T
+            grads["W_h"] += h_prev.T @ da  # a = xw + h_prev W_h
+        dh_prev = da @ self.params["W_h"].T
         return da, LSTMState(dh_prev, dc_prev)
+
+    def torch_unsupported(self):
+        """Why this cell has no ``nn.LSTMCell`` counterpart, or None."""
+        if self.peephole:
+            return ("LSTMCell(peephole=True) has no PyTorch counterpart: "
+                    "nn.LSTM has no peephole weights")
+        if self.coupled:
+            return ("LSTMCell(coupled=True) has no PyTorch counterpart: "
+                    "nn.LSTM has a separate input gate")
+        return None
 
     def _extra_repr(self):
         extra = ""
@@ -318,4 +344,3 @@ class LSTMCell(Cell):
         if self.forget_bias:
             extra += f", forget_bias={self.forget_bias}"
         return extra + super()._extra_repr()
-

@@ -236,8 +236,9 @@ class Recurrent(Module):
         # Step 0's cache holds the initial state itself: a copy, the caller's may change.
         state = cell.join_state([a.copy() for a in cell.split_state(state)])
         anomaly = is_anomaly_enabled()
-        if anomaly:
-            check_finite(self._where, "xs", xs, "forward")
+        if anomaly and not np.isfinite(xs).all():  # name the first bad step
+            for t in range(T):
+                check_finite(self._where, "x", xs[t], "forward", t)
         valid = None
         if lengths is not None:
             lengths = check_lengths(lengths, N, T)
@@ -298,7 +299,7 @@ class Recurrent(Module):
         ds = tuple(cell.split_state(dstate))  # dL/d(state after step t): (dh,) or (dh, dc)
         norms = [np.zeros(T) for _ in ds] if self.record_grad_norms else None
 
-        dxw = np.empty((T, N, cell.params["W_x"].shape[1]), dtype=cell.dtype)  # (T, N, G*H)
+        dxw = np.empty((T, N, cell.gate_width), dtype=cell.dtype)  # (T, N, G*H)
         for t in reversed(self._time_steps(T)):
             ds_new = ds  # the gradient reaching step t's output state
             if dhs is not None:  # h_t feeds the output and the next step
@@ -309,7 +310,7 @@ class Recurrent(Module):
                 ds_new = [np.where(m, d, 0.0) for d in ds_new]
             if norms is not None:
                 for norm, d in zip(norms, ds_new):
-                    norm[t] = np.linalg.norm(d)
+                    norm[t] = _norm(d)
             # dW_h waits for the loop's end: one product over all steps (defer_dW_h)
             _, dstate_prev = cell.backward_step(
                 cell.join_state(ds_new), caches[t], defer_dW_h=True, check=False, out=dxw[t]
@@ -350,6 +351,14 @@ class Recurrent(Module):
 
     def __repr__(self):
         return f"Recurrent({self.cell!r}{', reverse=True' if self.reverse else ''})"
+
+
+def _norm(d):
+    """Frobenius norm that does not overflow while the entries are finite (they may near 1e308)."""
+    scale = float(np.max(np.abs(d), initial=0.0))
+    if scale == 0.0 or not np.isfinite(scale):
+        return scale
+    return scale * float(np.linalg.norm(d / scale))
 
 
 def _select(cell, m, new_state, old_state):

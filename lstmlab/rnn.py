@@ -83,6 +83,8 @@ class RNNCell(Cell):
     >>> dx, dh_prev = cell.backward(np.ones_like(h), cache)
     >>> dx.shape, dh_prev.shape, cell.grads["W_h"].shape
     ((2, 3), (2, 5), (5, 5))
+    >>> ll.RNNCell(3, 5, nonlinearity="relu", bias=False)
+    RNNCell(3, 5, nonlinearity='relu', bias=False)
     """
 
     num_gates = 1
@@ -95,11 +97,11 @@ class RNNCell(Cell):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"nonlinearity: expected 'tanh' or 'relu', got {nonlinearity!r}")
         self.nonlinearity = nonlinearity
-        D, H = self.input_size, self.hidden_size
-        self.add_param("W_x", pytorch_uniform((D, H), H, self.rng, self.dtype))
-        self.add_param("W_h", pytorch_uniform((H, H), H, self.rng, self.dtype))
+        D, H, GH = self.input_size, self.hidden_size, self.gate_width  # GH = H: one "gate"
+        self.add_param("W_x", pytorch_uniform((D, GH), H, self.rng, self.dtype))
+        self.add_param("W_h", pytorch_uniform((H, GH), H, self.rng, self.dtype))
         if self.bias:
-            self.add_param("b", pytorch_uniform((H,), H, self.rng, self.dtype))
+            self.add_param("b", pytorch_uniform((GH,), H, self.rng, self.dtype))
 
     def step(self, xw, h_prev, x=None, *, check=True):
         """Recurrent part of one step, given ``xw = x W_x + b`` (N, H).
@@ -110,7 +112,7 @@ class RNNCell(Cell):
         if check:
             xw, h_prev = self.check_step(xw, h_prev)
         a = xw + h_prev @ self.params["W_h"]  # (N, H)
-        h = tanh(a, out=a) if self.nonlinearity == "tanh" else relu(a, out=a)
+        h = tanh(a) if self.nonlinearity == "tanh" else relu(a)
         return h, RNNCache(x, h_prev, h)
 
     def backward_step(self, dh, cache, *, defer_dW_h=False, check=True, out=None):
@@ -122,9 +124,10 @@ class RNNCell(Cell):
         if check:
             dh = self.check_state(dh, self.check_cache(cache).h_prev.shape[0], name="dstate")
         h_prev, h = cache.h_prev, cache.h
-        da = np.multiply(dh, dtanh(h) if self.nonlinearity == "tanh" else drelu(h), out=out)
+        dact = dtanh(h) if self.nonlinearity == "tanh" else drelu(h)  # act'(a), read from h
+        da = np.multiply(dh, dact, out=out)  # h = act(a)
         if not defer_dW_h:
-            self.grads["W_h"] += h_prev.T @ da
+            self.grads["W_h"] += h_prev.T @ da  # a = xw + h_prev W_h
         dh_prev = da @ self.params["W_h"].T
         return da, dh_prev
 

@@ -1,10 +1,16 @@
 """The cell protocol, checked for every cell and variant at once."""
 
+import ast
+import inspect
+from typing import NamedTuple
+
 import numpy as np
 import pytest
 from helpers import randomize_params
 
 import lstmlab as ll
+import lstmlab.cell as cell_module
+import lstmlab.interop as interop
 
 FACTORIES = {
     "rnn-tanh": lambda **kw: ll.RNNCell(3, 5, **kw),
@@ -162,9 +168,81 @@ def test_constructor_errors(make):
 
 
 def test_repr_mentions_options():
+    assert repr(ll.LSTMCell(3, 5)) == "LSTMCell(3, 5)"
     assert repr(ll.LSTMCell(3, 5, peephole=True)) == "LSTMCell(3, 5, peephole=True)"
+    assert repr(ll.LSTMCell(3, 5, coupled=True, forget_bias=1.0, dtype=np.float32)) == (
+        "LSTMCell(3, 5, coupled=True, forget_bias=1.0, dtype='float32')")
     assert repr(ll.GRUCell(3, 5, reset_after=False, bias=False)) == (
         "GRUCell(3, 5, reset_after=False, bias=False)")
+    assert repr(ll.RNNCell(3, 5, nonlinearity="relu", dtype="float32")) == (
+        "RNNCell(3, 5, nonlinearity='relu', dtype='float32')")
+
+
+def test_repr_rebuilds_the_cell(make):
+    cell = make(rng=0, dtype=np.float32)
+    rebuilt = eval(repr(cell), {"RNNCell": ll.RNNCell, "LSTMCell": ll.LSTMCell,
+                                "GRUCell": ll.GRUCell})
+    assert repr(rebuilt) == repr(cell)
+    assert {k: v.shape for k, v in rebuilt.params.items()} == {
+        k: v.shape for k, v in cell.params.items()}
+    assert rebuilt.dtype == np.float32
+
+
+def test_gate_width_is_the_fused_width(make):
+    cell = make(rng=0)
+    width = cell.gate_width
+    assert width == cell.num_gates * cell.hidden_size
+    assert cell.params["W_x"].shape == (3, width) and cell.params["W_h"].shape == (5, width)
+    xw = cell.project(np.ones((4, 2, 3)))
+    assert xw.shape == (4, 2, width)
+    _, cache = cell.step(xw[0], cell.initial_state(2))
+    dxw, _ = cell.backward_step(cell.initial_state(2), cache)
+    assert dxw.shape == (2, width)
+
+
+def test_cache_is_read_by_name_only(make):
+    # The same fields in the reverse order give the same backward: nothing reads by position.
+    cell = randomize_params(make(rng=0))
+    rng = np.random.default_rng(6)
+    x, state = rng.standard_normal((2, 3)), random_state(cell, 2, rng)
+    _, cache = cell.forward(x, state)
+    dstate = random_state(cell, 2, rng)
+    fields = cache._fields[::-1]
+    Reversed = NamedTuple("Reversed", [(name, object) for name in fields])
+    reversed_cache = Reversed(*(getattr(cache, name) for name in fields))
+    cell.zero_grad()
+    dx1, ds1 = cell.backward(dstate, cache)
+    grads1 = {k: g.copy() for k, g in cell.grads.items()}
+    cell.zero_grad()
+    cell.cache_type = Reversed  # an instance attribute: only this cell accepts the look-alike
+    dx2, ds2 = cell.backward(dstate, reversed_cache)
+    assert np.array_equal(dx1, dx2)
+    assert all(np.array_equal(a, b) for a, b in zip(cell.split_state(ds1), cell.split_state(ds2)))
+    assert all(np.array_equal(grads1[k], cell.grads[k]) for k in grads1)
+
+
+def test_each_cell_maps_itself_to_pytorch(make):
+    cell = randomize_params(make(rng=0))
+    if cell.torch_unsupported() is not None:
+        assert "has no PyTorch counterpart" in cell.torch_unsupported()
+        return
+    tensors = cell.to_torch(cell.params)
+    assert {k: v.shape for k, v in tensors.items()} == cell.torch_shapes()
+    new = cell.from_torch(tensors)
+    assert new.keys() == cell.params.keys()
+    assert all(np.array_equal(new[k], cell.params[k]) for k in new)
+
+
+def test_interop_does_not_import_the_cells():
+    # interop.py maps any cell through the cell's own methods, so cell.py imports interop
+    # at its top and nothing imports late to break a cycle.
+    def imports(module):
+        tree = ast.parse(inspect.getsource(module))
+        return [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
+
+    modules = {getattr(node, "module", None) for node in imports(interop)}
+    assert modules <= {"__future__", "collections.abc", None}, modules
+    assert all(node.col_offset == 0 for node in imports(cell_module)), "an import inside code"
 
 
 def test_deferred_dW_h_equals_per_step(make):

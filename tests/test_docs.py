@@ -5,10 +5,14 @@
   block must check something (an ``assert`` or a ``print``).
 - A ```python torch block needs PyTorch (not a dependency): it runs, in page
   order with the page's other blocks, only where torch is installed.
-- A block fenced as ```text lstmlab/<file>.py quotes that file: each of its
-  lines must appear in the file (compared without indentation and without a
-  trailing comment; a line ``...`` marks an elision), so a quoted line that
-  changes in the code fails here until the page is updated.
+- A block fenced as ```python lstmlab/<file>.py (or ```text lstmlab/<file>.py)
+  quotes that file verbatim, comments included: its lines are a contiguous
+  run of the file's lines (the whole run may be shifted left by a constant
+  indentation), and a line ``...`` marks each omission, so the pieces between
+  the ``...`` lines must be runs of the file in that order. A quoted line that
+  changes in the code, an unmarked gap, or pieces out of order fail here until
+  the page is updated. Such a block is not run (its info string is not just
+  ``python``).
 - Every relative link of a page points to a file that exists.
 - docs/make_figures.py writes every figure into the directory given by --out.
 """
@@ -79,22 +83,74 @@ def test_torch_blocks_run(page, tmp_path, monkeypatch):
 def _quoted_blocks():
     cases = []
     for page in PAGES:
-        for line, info, code in blocks(page, r"text\s+\S+\.py"):
+        for line, info, code in blocks(page, r"(text|python)\s+\S+\.py"):
             cases.append(pytest.param(page, info.split()[1], code, id=f"{page.name}:{line}"))
     return cases
 
 
-def _bare(line):
-    """A code line without indentation and without a trailing ``  # comment``."""
-    return line.split("  #")[0].strip()
+def quoted_pieces(code):
+    """A quote's runs of lines, split at its ``...`` lines (blank lines at a run's ends dropped)."""
+    pieces, current = [], []
+    for line in code.splitlines() + ["..."]:
+        if line.strip() == "...":
+            while current and not current[-1].strip():
+                current.pop()
+            while current and not current[0].strip():
+                current.pop(0)
+            if current:
+                pieces.append(current)
+            current = []
+        else:
+            current.append(line.rstrip())
+    return pieces
+
+
+def find_run(piece, lines, start=0):
+    """The index just after the first run of ``lines`` at or after ``start`` equal to ``piece``.
+
+    Equal means line by line, blank for blank, and every other line equal to
+    the piece's line behind one common extra indentation. None if there is no
+    such run.
+    """
+    j0 = next(j for j, ln in enumerate(piece) if ln.strip())
+    for i in range(start, len(lines) - len(piece) + 1):
+        shift = len(lines[i + j0]) - len(piece[j0])
+        if shift < 0:
+            continue
+        pad = " " * shift
+        if all((not ln.strip() and not fl.strip()) or (ln.strip() and fl == pad + ln)
+               for ln, fl in zip(piece, lines[i:i + len(piece)])):
+            return i + len(piece)
+    return None
+
+
+def test_find_run_needs_contiguous_lines_in_order():
+    lines = ["def f(x):", "    a = x + 1", "", "    b = a * 2", "    return b"]
+    assert find_run(["a = x + 1", "", "b = a * 2"], lines) == 4
+    assert find_run(["        a = x + 1"], lines) is None  # deeper than in the file
+    assert find_run(["a = x + 1", "b = a * 2"], lines) is None  # a gap that is not marked
+    assert find_run(["return b"], lines, start=4) == 5
+    assert find_run(["a = x + 1"], lines, start=2) is None  # before start: out of order
+    assert quoted_pieces("a = 1\n...\n\nb = 2\n    ...\nc = 3\n") == [["a = 1"], ["b = 2"],
+                                                                      ["c = 3"]]
 
 
 @pytest.mark.parametrize("page, path, code", _quoted_blocks())
 def test_quoted_code_is_in_the_source(page, path, code):
-    source = {_bare(ln) for ln in (ROOT / path).read_text(encoding="utf-8").splitlines()}
-    missing = [ln for ln in code.splitlines()
-               if _bare(ln) not in source and _bare(ln) not in ("", "...")]
-    assert not missing, f"{page.name} quotes {path}, but these lines are not in it: {missing}"
+    lines = [ln.rstrip() for ln in (ROOT / path).read_text(encoding="utf-8").splitlines()]
+    pieces = quoted_pieces(code)
+    assert pieces, f"{page.name} quotes {path} but the quote is empty"
+    position = 0
+    for k, piece in enumerate(pieces):
+        end = find_run(piece, lines, position)
+        if end is None:
+            where = ("it is in the file, but before the previous piece: out of order"
+                     if find_run(piece, lines) is not None else
+                     "it is not a contiguous run of the file (a changed line, or a gap "
+                     "not marked with a '...' line)")
+            raise AssertionError(f"{page.name} quotes {path}; piece {k + 1} of {len(pieces)}, "
+                                 f"starting {piece[0].strip()!r}: {where}")
+        position = end
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])

@@ -105,3 +105,38 @@ def test_bare_h_state_is_refused():
     cell = ll.LSTMCell(3, 5, rng=0)
     with pytest.raises(TypeError, match=r"state: expected LSTMState\(h, c\)"):
         cell.forward(np.ones((2, 3)), np.zeros((2, 5)))
+
+
+def test_peepholes_at_zero_are_the_plain_cell():
+    # One set of equations serves both: with p_i = p_f = p_o = 0 every number is identical.
+    plain = randomize_params(ll.LSTMCell(3, 5, rng=0))
+    peep = ll.LSTMCell(3, 5, peephole=True, rng=0)
+    for k in plain.params:
+        peep.params[k][...] = plain.params[k]
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((2, 3))
+    state = ll.LSTMState(rng.standard_normal((2, 5)), rng.standard_normal((2, 5)))
+    dstate = ll.LSTMState(rng.standard_normal((2, 5)), rng.standard_normal((2, 5)))
+    results = []
+    for cell in (plain, peep):
+        new, cache = cell.forward(x, state)
+        dx, dprev = cell.backward(dstate, cache)
+        results.append((new, dx, dprev, {k: cell.grads[k] for k in plain.params}))
+    (new1, dx1, dprev1, g1), (new2, dx2, dprev2, g2) = results
+    assert all(np.array_equal(a, b) for a, b in zip(new1 + dprev1, new2 + dprev2))
+    assert np.array_equal(dx1, dx2) and all(np.array_equal(g1[k], g2[k]) for k in g1)
+    assert peep.grads["p_o"].any()  # the peepholes still learn from zero
+
+
+def test_cache_keeps_separate_gate_arrays():
+    # No fused gate buffer: each gate is its own (N, H) array, none a view of another.
+    cell = ll.LSTMCell(3, 5, rng=0)
+    _, cache = cell.forward(np.ones((2, 3)), cell.initial_state(2))
+    assert cache._fields == ("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c")
+    arrays = [cache.i, cache.f, cache.g, cache.o, cache.c, cache.tanh_c]
+    assert all(a.shape == (2, 5) and a.base is None for a in arrays)
+    assert cell.split_gates(np.zeros((2, 20)))[0].shape == (2, 5)
+    coupled = ll.LSTMCell(3, 5, coupled=True, rng=0)
+    a_i, a_f, a_g, a_o = coupled.split_gates(np.arange(15.0)[None])
+    assert a_i is None and a_f[0, 0] == 0 and a_o[0, 0] == 10
+    assert np.array_equal(coupled.join_gates(None, a_f, a_g, a_o), np.arange(15.0)[None])
