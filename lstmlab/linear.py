@@ -71,7 +71,7 @@ class Linear(Module):
     >>> layer.zero_grad()
     Traceback (most recent call last):
     ...
-    RuntimeError: zero_grad: Linear still holds 2 forward records that no backward consumed; run forwards that are not backpropagated (evaluation, sampling) under `with ll.no_grad():`, or call discard_saved() to drop them
+    RuntimeError: zero_grad: Linear still holds 2 forward records that no backward consumed; call zero_grad before the forward or after the backward, run forwards that are not backpropagated (evaluation, sampling) under `with ll.no_grad():`, or call discard_saved() to drop the records
     >>> dx2 = layer.backward(np.ones_like(y2))
     >>> dx1 = layer.backward(np.ones_like(y1))
     """

@@ -10,6 +10,13 @@ changes the weights the parts compute with.
 The wiring -- the forward and its backward in reverse order -- stays in your
 code, where you can read it: subclass :class:`Model` and write ``forward`` and
 ``backward``, or call the parts by attribute in a script.
+
+Every part keeps one record per forward and each backward consumes the most
+recent one, so a part may appear several times in a forward (shared weights:
+one encoder for two inputs, one decoder step after another) as long as the
+backward calls it as many times, in reverse order. ``zero_grad`` refuses to
+run while a part still holds a record no backward consumed; forwards that are
+not backpropagated (evaluation, sampling) run under ``with ll.no_grad():``.
 """
 
 from __future__ import annotations
@@ -48,7 +55,8 @@ class Model(Module):
     The dicts are merged when a part is added, so add parts after they have
     all their parameters (every lstmlab layer has them from its constructor).
     An array may belong to only one part: shared weights would be updated
-    twice per optimizer step, so they are refused.
+    twice per optimizer step, so they are refused. To share weights, add the
+    part once and call it several times in ``forward`` (see the module notes).
 
     Examples
     --------
@@ -89,6 +97,12 @@ class Model(Module):
     ...     losses.append(loss)
     >>> losses[-1] < 0.5 * losses[0]
     True
+
+    Evaluation keeps no records (else the next ``zero_grad`` would refuse):
+
+    >>> with ll.no_grad():
+    ...     val_loss, _ = ll.cross_entropy(model.forward(ids), targets)
+    >>> model.zero_grad()
     """
 
     def __init__(self, **parts):
