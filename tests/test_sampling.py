@@ -138,6 +138,20 @@ def test_forwards_keep_no_records():
         model.zero_grad()  # the same forward outside sample does keep one
 
 
+def test_sampling_a_model_between_training_steps():
+    model = CharLM(V=5)
+    ids = np.array([[0, 1], [2, 3], [4, 0]])
+    logits, _ = model.forward(ids)
+    ll.sample(model, [0, 1], 5, rng=0)  # between a forward and its backward
+    model.backward(np.ones_like(logits))  # gets the training forward's record, not the sample's
+    grads = {k: g.copy() for k, g in model.grads.items()}
+    model.zero_grad()
+    model.forward(ids)
+    model.backward(np.ones_like(logits))
+    for k in grads:
+        np.testing.assert_array_equal(model.grads[k], grads[k])
+
+
 def test_samples_text_through_a_vocab():
     vocab = Vocab("hello world")
     model = CharLM(V=len(vocab))
