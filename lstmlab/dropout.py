@@ -124,16 +124,14 @@ class Dropout(Module):
                 f"x: variational dropout expects a time-major (T, N, D) input (one mask per "
                 f"sequence, shared over T), got shape {x.shape}"
             )
-        if not self.training or self.p == 0.0:
-            self.save_for_backward(DropoutRecord(x.shape, None))
-            return x.copy()
-        shape = (1,) + x.shape[1:] if self.variational else x.shape  # (1, N, D): shared over T
-        keep = self.rng.random(shape) >= self.p
-        m = keep.astype(x.dtype)
-        if self.p < 1.0:  # p = 1 keeps nothing: m stays all zeros
-            m /= 1.0 - self.p
+        m = None  # evaluation, or p = 0: y = x
+        if self.training and self.p > 0.0:
+            shape = (1,) + x.shape[1:] if self.variational else x.shape  # (1, N, D): shared over T
+            m = (self.rng.random(shape) >= self.p).astype(x.dtype)
+            if self.p < 1.0:  # p = 1 keeps nothing: m stays all zeros
+                m /= 1.0 - self.p
         self.save_for_backward(DropoutRecord(x.shape, m))
-        y = x * m
+        y = x.copy() if m is None else x * m
         if is_anomaly_enabled():
             check_finite(self._where, "y", y, "forward")
         return y

@@ -162,3 +162,13 @@ def test_matches_torch_dropout_scaling():
     y = torch.nn.functional.dropout(x, p=0.4, training=True)
     ours = ll.Dropout(0.4, rng=0).forward(np.ones(2000))
     assert set(np.unique(y.numpy()).round(12)) == set(np.unique(ours).round(12))
+
+
+def test_detect_anomaly_names_the_dropout():
+    model = ll.Model(drop=ll.Dropout(0.0))
+    with ll.detect_anomaly(), pytest.raises(FloatingPointError, match="Model drop: y is inf"):
+        model.drop.forward(np.array([[np.inf, 1.0]]))
+    model.drop.discard_saved()
+    model.drop.forward(np.ones((1, 2)))
+    with ll.detect_anomaly(), pytest.raises(FloatingPointError, match="dx is nan in backward"):
+        model.drop.backward(np.array([[np.nan, 1.0]]))
