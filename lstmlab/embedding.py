@@ -113,11 +113,11 @@ class Embedding(Module):
                 f"ids: expected every id in [0, {self.num_embeddings}) "
                 f"(num_embeddings = {self.num_embeddings}), got {bad.size} outside, e.g. {bad[0]}"
             )
-        if is_grad_enabled():  # a copy: the caller may change its ids before backward
-            self.save_for_backward(ids.copy())
         x = self.params["W"][ids]  # (..., E), a copy
         if is_anomaly_enabled():
             check_finite(self._where, "x", x, "forward")
+        if is_grad_enabled():  # a copy: the caller may change its ids before backward
+            self.save_for_backward(ids.copy())
         return x
 
     def backward(self, dx):

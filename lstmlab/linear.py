@@ -107,13 +107,13 @@ class Linear(Module):
             raise ValueError(f"x: expected shape (..., {self.in_features}), got a 0-d array")
         check_shape("x", x, x.shape[:-1] + (self.in_features,),
                     f"(..., D_in) with D_in = {self.in_features}")
-        if is_grad_enabled():  # a copy: the caller may change x before backward
-            self.save_for_backward(x.copy())
         y = x @ self.params["W"]  # (..., D_out)
         if self.bias:
             y += self.params["b"]
         if is_anomaly_enabled():
             check_finite(self._where, "y", y, "forward")
+        if is_grad_enabled():  # a copy: the caller may change x before backward
+            self.save_for_backward(x.copy())
         return y
 
     def backward(self, dy):

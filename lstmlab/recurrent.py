@@ -249,8 +249,8 @@ class Recurrent(Module):
         caches = [None] * T
         for t in self._time_steps(T):
             new_state, caches[t] = cell.step(xw[t], state, check=False)
-            if anomaly:
-                for name, a in zip("hc", cell.split_state(new_state)):
+            if anomaly:  # c first: h is computed from it
+                for name, a in reversed(list(zip("hc", cell.split_state(new_state)))):
                     check_finite(self._where, name, a, "forward", t)
             h = cell.split_state(new_state)[0]  # (N, H)
             if valid is None:
