@@ -288,4 +288,6 @@ class Attention(Module):
 
     def __repr__(self):
         extra = "" if self.score == "dot" else f", score={self.score!r}"
+        if self.dtype != np.float64:
+            extra += f", dtype='{self.dtype}'"
         return f"Attention({self.hidden_size}{extra})"

@@ -226,6 +226,7 @@ def test_parameters_and_repr():
     assert shapes == {"W_q": (4, 4), "W_k": (4, 4), "v": (4,)}
     assert repr(ll.Attention(4)) == "Attention(4)"
     assert repr(ll.Attention(4, score="additive")) == "Attention(4, score='additive')"
+    assert repr(ll.Attention(4, dtype=np.float32)) == "Attention(4, dtype='float32')"
 
 
 BAD = [
