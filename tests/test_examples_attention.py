@@ -149,3 +149,17 @@ def test_every_human_date_names_exactly_one_day():
     examples = ns["formats"](datetime.date(1994, 9, 27))
     assert "september 27, 1994" in examples and "9/27/94" in examples
     assert "TUESDAY, SEPTEMBER 27, 1994" in examples and "27.09.1994" in examples
+
+
+@pytest.mark.parametrize("name", ["date_format", "seq2seq_addition"])
+def test_without_matplotlib_it_says_how_to_install_it_before_training(name, tmp_path):
+    blocker = tmp_path / "blocker" / "matplotlib"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+    env = dict(os.environ, PYTHONPATH=str(blocker.parent), LSTMLAB_QUICK="")
+    done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out",
+                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
+                          env=env)
+    assert done.returncode != 0
+    assert "pip install matplotlib" in done.stderr
+    assert "epoch" not in done.stdout and "step" not in done.stdout  # nothing was trained
