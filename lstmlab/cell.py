@@ -68,6 +68,18 @@ class Cell(Module):
         """
         return self.num_gates * self.hidden_size
 
+    @property
+    def output_size(self):
+        """The width of the cell's output h: H (an LSTM with ``proj_size=P`` says P).
+
+        Examples
+        --------
+        >>> import lstmlab as ll
+        >>> ll.GRUCell(3, 5).output_size, ll.LSTMCell(3, 5, proj_size=2).output_size
+        (5, 2)
+        """
+        return self.hidden_size
+
     # -- the protocol -----------------------------------------------------------
     def forward(self, x, state):
         """One time step: ``state, cache = cell.forward(x, state)``.
@@ -206,6 +218,7 @@ class Cell(Module):
         """
         rng = self.rng if rng is None else as_generator(rng)
         D, H, G = self.input_size, self.hidden_size, self.num_gates
+        R = self.output_size  # the rows of W_h: the width of h_prev (H, or an LSTM's P)
         if W_x == "uniform":
             new_x = pytorch_uniform((D, G * H), H, rng, self.dtype)
         elif W_x == "xavier":
@@ -214,11 +227,11 @@ class Cell(Module):
         else:
             raise ValueError(f"W_x: expected 'uniform' or 'xavier', got {W_x!r}")
         if W_h == "uniform":
-            new_h = pytorch_uniform((H, G * H), H, rng, self.dtype)
+            new_h = pytorch_uniform((R, G * H), H, rng, self.dtype)
         elif W_h == "orthogonal":
-            new_h = orthogonal((H, G * H), rng, self.dtype)
+            new_h = orthogonal((R, G * H), rng, self.dtype)
         elif W_h == "identity":
-            new_h = np.tile(np.eye(H, dtype=self.dtype), (1, G))
+            new_h = np.tile(np.eye(R, H, dtype=self.dtype), (1, G))
         else:
             raise ValueError(
                 f"W_h: expected 'uniform', 'orthogonal' or 'identity', got {W_h!r}")
@@ -248,12 +261,11 @@ class Cell(Module):
             )
         return cache
 
-    def check_hidden(self, h, N, name):
-        """Check one (N, H) state array."""
+    def check_hidden(self, h, N, name, size=None, symbol="H"):
+        """Check one (N, H) state array (or (N, size), the width called ``symbol``)."""
+        size = self.hidden_size if size is None else size
         check_float_array(name, h, ndim=2, dtype=self.dtype)
-        return check_shape(
-            name, h, (N, self.hidden_size), f"(N, H) = ({N}, {self.hidden_size})"
-        )
+        return check_shape(name, h, (N, size), f"(N, {symbol}) = ({N}, {size})")
 
     def check_state(self, state, N, name="state"):
         """Check a state (or a state gradient) for a batch of N; return it."""
@@ -293,8 +305,8 @@ class Cell(Module):
         >>> ll.RNNCell(3, 5, bias=False).torch_shapes()
         {'weight_ih': (5, 3), 'weight_hh': (5, 5)}
         """
-        GH, D, H = self.gate_width, self.input_size, self.hidden_size
-        shapes = {"weight_ih": (GH, D), "weight_hh": (GH, H)}
+        GH, D, R = self.gate_width, self.input_size, self.output_size
+        shapes = {"weight_ih": (GH, D), "weight_hh": (GH, R)}
         if self.bias:
             shapes.update(bias_ih=(GH,), bias_hh=(GH,))
         return shapes

@@ -69,7 +69,8 @@ class _RecurrentLayer(Module):
     def _build(self, make_cell):
         """Create the cells, in PyTorch's order (layer 0 fwd, layer 0 bwd, layer 1 fwd ...)."""
         for layer in range(self.num_layers):
-            D = self.input_size if layer == 0 else self.num_directions * self.hidden_size
+            D = (self.input_size if layer == 0  # later layers read dirs outputs of width H (or P)
+                 else self.num_directions * self.layers[-1][0].cell.output_size)
             directions = []
             for d, name in zip(range(self.num_directions), ("fwd", "bwd")):
                 rec = Recurrent(make_cell(D), reverse=(d == 1))
@@ -190,7 +191,7 @@ class _RecurrentLayer(Module):
         """
         record = self.saved_for_backward()
         T, N, masks = record
-        cell, dirs, H = self._cell, self.num_directions, self.hidden_size
+        cell, dirs, H = self._cell, self.num_directions, self._cell.output_size  # H, or P
         try:
             if dout is not None:
                 check_float_array("dout", dout, ndim=3, dtype=self.dtype)
@@ -206,8 +207,8 @@ class _RecurrentLayer(Module):
             dout = dout.swapaxes(0, 1) if self.batch_first else dout  # (T, N, dirs*H)
 
         K = self.num_layers * dirs
-        dstates0 = [np.empty((K, N, H), dtype=self.dtype) for _ in cell.split_state(
-            cell.initial_state(0))]
+        dstates0 = [np.empty((K, N, a.shape[1]), dtype=self.dtype)  # h: (K, N, H or P), c: H
+                    for a in cell.split_state(cell.initial_state(0))]
         for layer in reversed(range(self.num_layers)):
             if masks[layer] is not None:
                 dout = dout * masks[layer]  # the same mask as the forward
@@ -238,7 +239,8 @@ class _RecurrentLayer(Module):
                 raise TypeError(f"{name}: expected a tuple (h, c) of arrays of shape "
                                 f"(L*dirs, N, H), got a {type(state).__name__}")
             arrays = tuple(state)
-        for field, a in zip(fields, arrays):
+        widths = [a.shape[1] for a in self._cell.split_state(self._cell.initial_state(0))]
+        for field, a, H in zip(fields, arrays, widths):  # h: H, or an LSTM's P; c: H
             label = name if len(fields) == 1 else f"{name}.{field}"
             check_float_array(label, a, ndim=3, dtype=self.dtype)
             check_shape(label, a, (K, N, H), f"(L*dirs, N, H) = ({K}, {N}, {H})")
@@ -388,6 +390,10 @@ class LSTM(_RecurrentLayer):
     peephole, coupled, forget_bias :
         The :class:`~lstmlab.LSTMCell` options (peephole and coupled layers
         have no PyTorch counterpart: the torch conversions refuse them).
+    proj_size : int, default 0
+        As PyTorch's: every cell projects its output to P < H values (h_n and
+        ``out`` have P per direction, c_n keeps H, layer l > 0 reads dirs*P);
+        0 means no projection. Runs the textbook cells.
     dtype : floating dtype, default float64
     rng : None, int or np.random.Generator
 
@@ -414,13 +420,14 @@ class LSTM(_RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, peephole=False, coupled=False,
-                 forget_bias=0.0, dtype=np.float64, rng=None):
+                 forget_bias=0.0, proj_size=0, dtype=np.float64, rng=None):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, rng)
         self.peephole, self.coupled, self.forget_bias = peephole, coupled, forget_bias
+        self.proj_size = proj_size
         self._build(lambda D: LSTMCell(D, self.hidden_size, peephole=peephole, coupled=coupled,
-                                       forget_bias=forget_bias, bias=bias, dtype=dtype,
-                                       rng=self.rng))
+                                       forget_bias=forget_bias, bias=bias, proj_size=proj_size,
+                                       dtype=dtype, rng=self.rng))
 
 
 class GRU(_RecurrentLayer):

@@ -16,6 +16,8 @@ __all__ = ["LSTMCell", "LSTMState", "LSTMCache"]
 class LSTMState(NamedTuple):
     """The two halves of an LSTM's state: the output h and the cell c, each (N, H).
 
+    With a projection (``LSTMCell(..., proj_size=P)``) h is (N, P) and c (N, H).
+
     A NamedTuple, so ``h, c = state`` unpacks it and ``state.h`` names it.
 
     Examples
@@ -46,7 +48,7 @@ class LSTMCache(NamedTuple):
     """
 
     x: Optional[np.ndarray]  # (N, D) (None when the wrapper keeps the inputs)
-    h_prev: np.ndarray  # (N, H)
+    h_prev: np.ndarray  # (N, H), or (N, P) with a projection
     c_prev: np.ndarray  # (N, H)
     i: np.ndarray  # (N, H) input gate (1 - f when coupled)
     f: np.ndarray  # (N, H) forget gate
@@ -68,6 +70,7 @@ class LSTMCell(Cell):
         c = f * c_prev + i * g                          the additive cell path
         o = sigmoid(a_o + p_o * c)                      output gate
         h = o * tanh(c)
+        h = h W_hr                                      only with proj_size = P: (N, P)
 
     Without peepholes (the default, and PyTorch's LSTM) ``p_i = p_f = p_o = 0``
     and the gates read only ``a``. With ``peephole=True`` (Gers & Schmidhuber
@@ -76,11 +79,15 @@ class LSTMCell(Cell):
     comes after c). With ``coupled=True`` (CIFG, Greff et al. 2015) the input
     gate is tied to the forget gate, ``i = 1 - f``: the cell forgets exactly as
     much as it writes, and the gates are fused as f, g, o (3H columns, no
-    input-gate weights; which is why f comes before i).
+    input-gate weights; which is why f comes before i). With ``proj_size=P``
+    (Sak et al. 2014, PyTorch's ``nn.LSTM(proj_size=P)``) the output is
+    projected to P < H values by ``W_hr`` (H, P): h, and so ``h_prev`` and the
+    rows of ``W_h``, have P columns, while the cell c keeps H.
 
     Backward, with dh = dL/dh and dc = dL/dc arriving from the next step, the
     forward's lines in reverse order::
 
+        (projection: dW_hr += (o * tanh_c)^T dh, then dh = dh W_hr^T)
         do      = dh * tanh_c              dtanh_c = dh * o
         da_o    = do * o (1 - o)
         dc_all  = dc + dtanh_c * (1 - tanh_c^2) + da_o * p_o
@@ -104,6 +111,9 @@ class LSTMCell(Cell):
         1.0 so the cell remembers by default at the start of training).
     bias : bool
         With ``False`` there is no ``b`` (and ``forget_bias`` must be 0).
+    proj_size : int, default 0
+        P, the size of the projected output h, ``0 < P < H``; 0 means no
+        projection (PyTorch's convention).
     dtype : floating dtype, default float64
     rng : None, int or np.random.Generator
 
@@ -111,9 +121,13 @@ class LSTMCell(Cell):
     ----------
     params : dict
         ``W_x`` (D, 4H), ``W_h`` (H, 4H), ``b`` (4H,) [, ``p_i``, ``p_f``,
-        ``p_o`` (H,)]. With ``coupled`` the fused width is 3H. PyTorch's
+        ``p_o`` (H,)]. With ``coupled`` the fused width is 3H. With
+        ``proj_size=P``, ``W_h`` is (P, 4H) and ``W_hr`` (H, P). PyTorch's
         ``nn.LSTMCell`` holds ``weight_ih = W_x.T``, ``weight_hh = W_h.T`` and
-        ``bias_ih + bias_hh = b``.
+        ``bias_ih + bias_hh = b``; ``nn.LSTM(proj_size=P)`` also
+        ``weight_hr_l0 = W_hr.T``.
+    proj_size : int
+        P, or 0 without a projection; ``output_size`` is P or H.
 
     References
     ----------
@@ -121,6 +135,8 @@ class LSTMCell(Cell):
     Gers, F. A., Schmidhuber, J. & Cummins, F. (2000). Learning to forget.
     Gers, F. A. & Schmidhuber, J. (2000). Recurrent nets that time and count.
     Greff, K. et al. (2015). LSTM: A search space odyssey.
+    Sak, H., Senior, A. & Beaufays, F. (2014). Long short-term memory recurrent
+    neural network architectures for large scale acoustic modeling.
 
     Examples
     --------
@@ -137,6 +153,13 @@ class LSTMCell(Cell):
     ((2, 3), (2, 5))
     >>> ll.LSTMCell(3, 5, coupled=True, forget_bias=1.0, dtype=np.float32)
     LSTMCell(3, 5, coupled=True, forget_bias=1.0, dtype='float32')
+
+    With a projection, h has P values and c has H:
+
+    >>> cell = ll.LSTMCell(3, 5, proj_size=2, rng=0)
+    >>> state, cache = cell.forward(np.ones((4, 3)), cell.initial_state(4))
+    >>> state.h.shape, state.c.shape, cell.params["W_h"].shape, cell.params["W_hr"].shape
+    ((4, 2), (4, 5), (2, 20), (5, 2))
     """
 
     cache_type = LSTMCache
@@ -150,6 +173,7 @@ class LSTMCell(Cell):
         coupled=False,
         forget_bias=0.0,
         bias=True,
+        proj_size=0,
         dtype=np.float64,
         rng=None,
     ):
@@ -165,19 +189,27 @@ class LSTMCell(Cell):
         self.forget_bias = float(forget_bias)
         if not bias and self.forget_bias != 0.0:
             raise ValueError(f"forget_bias: must be 0.0 when bias=False, got {forget_bias}")
+        self.proj_size = check_proj_size(proj_size, self.hidden_size)
         self.num_gates = 3 if self.coupled else 4
-        D, H, GH = self.input_size, self.hidden_size, self.gate_width
+        D, H, GH, R = self.input_size, self.hidden_size, self.gate_width, self.output_size
         self.add_param("W_x", pytorch_uniform((D, GH), H, self.rng, self.dtype))
-        self.add_param("W_h", pytorch_uniform((H, GH), H, self.rng, self.dtype))
+        self.add_param("W_h", pytorch_uniform((R, GH), H, self.rng, self.dtype))
         if self.bias:
             b = pytorch_uniform((GH,), H, self.rng, self.dtype)
             if self.forget_bias != 0.0:
                 b[self.gate_slice("f")] = self.forget_bias
             self.add_param("b", b)
+        if self.proj_size:
+            self.add_param("W_hr", pytorch_uniform((H, R), H, self.rng, self.dtype))
         if self.peephole:
             for name in ("p_i", "p_f", "p_o"):
                 if not (self.coupled and name == "p_i"):
                     self.add_param(name, np.zeros(H, dtype=self.dtype))
+
+    @property
+    def output_size(self):
+        """The width of h: P with a projection, else H."""
+        return self.proj_size or self.hidden_size
 
     @property
     def gates(self):
@@ -237,9 +269,9 @@ class LSTMCell(Cell):
         return tuple(self.params.get(name, 0.0) for name in ("p_i", "p_f", "p_o"))
 
     def initial_state(self, N):
-        """Zeros for h and c: ``LSTMState(h, c)``, each (N, H)."""
-        h = super().initial_state(N)
-        return LSTMState(h, np.zeros_like(h))
+        """Zeros for h and c: ``LSTMState(h, c)``, each (N, H) (h: (N, P) with a projection)."""
+        c = super().initial_state(N)  # (N, H)
+        return LSTMState(np.zeros((c.shape[0], self.output_size), dtype=self.dtype), c)
 
     def split_state(self, state):
         if type(state) is LSTMState:  # the common case, in every step of a loop
@@ -254,11 +286,12 @@ class LSTMCell(Cell):
     def check_state(self, state, N, name="state"):
         if not isinstance(state, tuple) or len(state) != 2:
             raise TypeError(
-                f"{name}: expected LSTMState(h, c) with h and c of shape (N, H), got "
+                f"{name}: expected LSTMState(h, c) with h of shape (N, {self._h_symbol}) and c "
+                f"of shape (N, H), got "
                 + (f"an array of shape {state.shape}" if isinstance(state, np.ndarray)
                    else f"a {type(state).__name__}")
             )
-        h = self.check_hidden(state[0], N, f"{name}.h")
+        h = self.check_hidden(state[0], N, f"{name}.h", self.output_size, self._h_symbol)
         c = self.check_hidden(state[1], N, f"{name}.c")
         return LSTMState(h, c)
 
@@ -280,6 +313,8 @@ class LSTMCell(Cell):
         o = sigmoid(a_o + p_o * c)  # output gate (its peephole sees the new cell)
         tanh_c = tanh(c)
         h = o * tanh_c
+        if self.proj_size:  # the recurrent projection (Sak et al. 2014)
+            h = h @ self.params["W_hr"]  # (N, P)
         return LSTMState(h, c), LSTMCache(x, h_prev, c_prev, i, f, g, o, c, tanh_c)
 
     def backward_step(self, dstate, cache, *, defer_dW_h=False, check=True, out=None):
@@ -297,6 +332,9 @@ class LSTMCell(Cell):
         i, f, g, o = cache.i, cache.f, cache.g, cache.o
         p_i, p_f, p_o = self.peephole_weights()
         grads = self.grads
+        if self.proj_size:  # h = (o * tanh_c) W_hr: dh becomes the gradient of o * tanh_c
+            grads["W_hr"] += (o * tanh_c).T @ dh
+            dh = dh @ self.params["W_hr"].T  # (N, H)
         do = dh * tanh_c  # h = o * tanh_c
         dtanh_c = dh * o
         da_o = do * dsigmoid(o)  # o = sigmoid(a_o + p_o * c)
@@ -325,6 +363,37 @@ class LSTMCell(Cell):
         dh_prev = da @ self.params["W_h"].T
         return da, LSTMState(dh_prev, dc_prev)
 
+    @property
+    def _h_symbol(self):
+        return "P" if self.proj_size else "H"
+
+    def torch_shapes(self):
+        """As :meth:`Cell.torch_shapes`, plus ``weight_hr`` (P, H) with a projection.
+
+        Examples
+        --------
+        >>> LSTMCell(3, 5, proj_size=2, bias=False).torch_shapes()
+        {'weight_ih': (20, 3), 'weight_hh': (20, 2), 'weight_hr': (2, 5)}
+        """
+        shapes = super().torch_shapes()
+        if self.proj_size:
+            shapes["weight_hr"] = (self.proj_size, self.hidden_size)
+        return shapes
+
+    def to_torch(self, arrays, grads=False):
+        """As :meth:`Cell.to_torch`, plus ``weight_hr = W_hr^T`` with a projection."""
+        out = super().to_torch(arrays, grads)
+        if self.proj_size:
+            out["weight_hr"] = arrays["W_hr"].T.copy()
+        return out
+
+    def from_torch(self, tensors):
+        """As :meth:`Cell.from_torch`, plus ``W_hr = weight_hr^T`` with a projection."""
+        new = super().from_torch(tensors)
+        if self.proj_size:
+            new["W_hr"] = tensors["weight_hr"].T
+        return new
+
     def torch_unsupported(self):
         """Why this cell has no ``nn.LSTMCell`` counterpart, or None."""
         if self.peephole:
@@ -343,4 +412,31 @@ class LSTMCell(Cell):
             extra += ", coupled=True"
         if self.forget_bias:
             extra += f", forget_bias={self.forget_bias}"
+        if self.proj_size:
+            extra += f", proj_size={self.proj_size}"
         return extra + super()._extra_repr()
+
+
+def check_proj_size(proj_size, hidden_size):
+    """Check an LSTM's ``proj_size``: an integer, 0 (no projection) or in [1, hidden_size).
+
+    PyTorch refuses the same values: a projection is meant to be smaller than
+    the cell.
+
+    Examples
+    --------
+    >>> check_proj_size(2, 5)
+    2
+    >>> check_proj_size(5, 5)
+    Traceback (most recent call last):
+    ...
+    ValueError: proj_size: expected 0 (no projection) or an integer in [1, hidden_size) = [1, 5), got 5
+    """
+    if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
+        raise TypeError(
+            f"proj_size: expected an integer, got {type(proj_size).__name__} {proj_size!r}")
+    if proj_size != 0 and not 1 <= proj_size < hidden_size:
+        raise ValueError(
+            f"proj_size: expected 0 (no projection) or an integer in [1, hidden_size) = "
+            f"[1, {hidden_size}), got {proj_size}")
+    return int(proj_size)

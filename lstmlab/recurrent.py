@@ -245,7 +245,7 @@ class Recurrent(Module):
             valid = np.arange(T)[:, None] < lengths  # (T, N)
 
         xw = cell.project(xs)  # (T, N, G*H): the x-part of every gate, for every step
-        hs = np.zeros((T, N, cell.hidden_size), dtype=cell.dtype)
+        hs = np.zeros((T, N, cell.output_size), dtype=cell.dtype)  # output_size: H, or P
         caches = [None] * T
         for t in self._time_steps(T):
             new_state, caches[t] = cell.step(xw[t], state, check=False)
@@ -335,7 +335,7 @@ class Recurrent(Module):
         """Check ``dhs`` and ``dstate`` against the forward being backpropagated."""
         cell = self.cell
         T, N, _ = record.xs.shape
-        H = cell.hidden_size
+        H = cell.output_size  # the width of hs: H, or an LSTM's proj_size P
         if dhs is not None:
             check_float_array("dhs", dhs, ndim=3, dtype=cell.dtype)
             check_shape("dhs", dhs, (T, N, H),

@@ -325,3 +325,96 @@ def test_cell_equals_pytorch(torch, kind, bias):
     assert set(grads) == {k for k, _ in tcell.named_parameters()}
     for k, p in tcell.named_parameters():
         assert max_diff(grads[k], p.grad.numpy()) < 1e-12, k
+
+
+# -- the projection (proj_size): nn.LSTM(proj_size=P) ------------------------------------------
+P = 2
+
+
+def run_projection_pair(torch, num_layers, bidirectional, batch_first=False, lengths=None,
+                        T=5, N=3, seed=0):
+    """Torch's and our projected LSTM on the same weights; every difference, by name."""
+    torch.manual_seed(seed)
+    kwargs = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
+                  proj_size=P)
+    tmodel = torch.nn.LSTM(D, H, **kwargs, dtype=torch.float64)
+    ours = ll.LSTM(D, H, **kwargs, rng=seed)
+    sd = {k: v.detach().numpy() for k, v in tmodel.state_dict().items()}
+    assert {k for k in sd if k.startswith("weight_hr")} == {
+        f"weight_hr_l{k}{s}" for k in range(num_layers)
+        for s in ([""] + (["_reverse"] if bidirectional else []))}
+    ours.load_torch_state_dict(sd)
+    dirs = 2 if bidirectional else 1
+    K = num_layers * dirs
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((N, T, D) if batch_first else (T, N, D))
+    h0, c0 = rng.standard_normal((K, N, P)), rng.standard_normal((K, N, H))
+    G_out = rng.standard_normal((N, T, dirs * P) if batch_first else (T, N, dirs * P))
+    G_h, G_c = rng.standard_normal((K, N, P)), rng.standard_normal((K, N, H))
+
+    xt = torch.tensor(x, requires_grad=True)
+    h0t, c0t = torch.tensor(h0, requires_grad=True), torch.tensor(c0, requires_grad=True)
+    inp = xt
+    if lengths is not None:
+        inp = torch.nn.utils.rnn.pack_padded_sequence(
+            xt, torch.tensor(lengths), batch_first=batch_first, enforce_sorted=False)
+    tout, (h_nt, c_nt) = tmodel(inp, (h0t, c0t))
+    if lengths is not None:
+        tout, _ = torch.nn.utils.rnn.pad_packed_sequence(tout, batch_first=batch_first,
+                                                         total_length=T)
+    loss = ((tout * torch.tensor(G_out)).sum() + (h_nt * torch.tensor(G_h)).sum()
+            + (c_nt * torch.tensor(G_c)).sum())
+    loss.backward()
+
+    out, (h_n, c_n) = ours.forward(x, ll.LSTMState(h0, c0), lengths=lengths)
+    dx, (dh0, dc0) = ours.backward(G_out, ll.LSTMState(G_h, G_c))
+    assert out.shape == tuple(tout.shape) and h_n.shape == (K, N, P) and c_n.shape == (K, N, H)
+    errors = {"out": max_diff(out, tout.detach().numpy()),
+              "h_n": max_diff(h_n, h_nt.detach().numpy()),
+              "c_n": max_diff(c_n, c_nt.detach().numpy()),
+              "dx": max_diff(dx, xt.grad.numpy()),
+              "dh0": max_diff(dh0, h0t.grad.numpy()), "dc0": max_diff(dc0, c0t.grad.numpy())}
+    grads = ours.torch_grads()
+    tgrads = {k: p.grad.numpy() for k, p in tmodel.named_parameters()}
+    assert set(grads) == set(tgrads)
+    errors.update({k: max_diff(grads[k], tgrads[k]) for k in tgrads})
+    return errors
+
+
+@pytest.mark.parametrize("num_layers, bidirectional, batch_first",
+                         list(itertools.product([1, 2], [False, True], [False, True])))
+def test_projection_equals_pytorch(torch, num_layers, bidirectional, batch_first):
+    errors = run_projection_pair(torch, num_layers, bidirectional, batch_first)
+    assert max(errors.values()) < 1e-12, errors
+
+
+def test_projection_with_lengths_equals_pytorch(torch):
+    errors = run_projection_pair(torch, 2, True, T=5, N=4, lengths=np.array([2, 5, 1, 3]))
+    assert max(errors.values()) < 1e-12, errors
+
+
+def test_projection_exports_to_pytorch(torch):
+    ours = randomize_params(ll.LSTM(D, H, num_layers=2, bidirectional=True, proj_size=P, rng=0))
+    sd = ours.torch_state_dict()
+    assert sd["weight_hr_l1_reverse"].shape == (P, H) and sd["weight_hh_l0"].shape == (4 * H, P)
+    assert sd["weight_ih_l1"].shape == (4 * H, 2 * P)  # layer 1 reads both directions' P
+    tmodel = torch.nn.LSTM(D, H, num_layers=2, bidirectional=True, proj_size=P,
+                           dtype=torch.float64)
+    tmodel.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+    x = np.random.default_rng(6).standard_normal((5, 2, D))
+    out, _ = ours.forward(x)
+    assert max_diff(out, tmodel(torch.from_numpy(x))[0].detach().numpy()) < 1e-12
+
+
+def test_projection_state_dict_names_without_torch():
+    cell = randomize_params(ll.LSTMCell(D, H, proj_size=P, rng=0))
+    sd = cell.torch_state_dict()
+    assert sorted(sd) == ["bias_hh", "bias_ih", "weight_hh", "weight_hr", "weight_ih"]
+    assert np.array_equal(sd["weight_hr"], cell.params["W_hr"].T)
+    other = ll.LSTMCell(D, H, proj_size=P, rng=1)
+    other.load_torch_state_dict(sd)
+    assert all(np.array_equal(other.params[k], cell.params[k]) for k in cell.params)
+    with pytest.raises(ValueError, match=r"missing \['weight_hr'\]"):
+        other.load_torch_state_dict({k: v for k, v in sd.items() if k != "weight_hr"})
+    with pytest.raises(ValueError, match=r"unexpected \['weight_hr'\]"):
+        ll.LSTMCell(D, H, rng=0).load_torch_state_dict(sd)

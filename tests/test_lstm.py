@@ -140,3 +140,77 @@ def test_cache_keeps_separate_gate_arrays():
     a_i, a_f, a_g, a_o = coupled.split_gates(np.arange(15.0)[None])
     assert a_i is None and a_f[0, 0] == 0 and a_o[0, 0] == 10
     assert np.array_equal(coupled.join_gates(None, a_f, a_g, a_o), np.arange(15.0)[None])
+
+
+# -- the projection, proj_size = P (Sak et al. 2014; PyTorch's nn.LSTM(proj_size=P)) ------------
+@pytest.mark.parametrize("peephole, coupled, bias", VARIANTS)
+def test_projection_gradient_check(peephole, coupled, bias):
+    cell = randomize_params(ll.LSTMCell(3, 5, proj_size=2, peephole=peephole, coupled=coupled,
+                                        bias=bias, rng=0))
+    report = ll.check_cell(cell, N=2)
+    assert "W_hr" in report
+    report.assert_ok(1e-7)
+
+
+def test_projection_gradient_check_through_time():
+    rng = np.random.default_rng(0)
+    layer = randomize_params(ll.Recurrent(ll.LSTMCell(3, 5, proj_size=2, rng=0)))
+    xs = rng.standard_normal((6, 2, 3))
+    state = ll.LSTMState(rng.standard_normal((2, 2)), rng.standard_normal((2, 5)))
+    report = ll.check_layer(layer, xs, state, lengths=[6, 4])
+    assert {"input0", "input1.h", "input1.c", "W_hr"} <= set(report)
+    report.assert_ok(1e-6)
+
+
+def test_projection_layer_gradient_check_stacked_bidirectional():
+    rng = np.random.default_rng(1)
+    lstm = randomize_params(ll.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=3, rng=0))
+    x = rng.standard_normal((5, 2, 3))
+    state = ll.LSTMState(rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 4)))
+    out, (h_n, c_n) = lstm.forward(x, state)
+    assert out.shape == (5, 2, 6) and h_n.shape == (4, 2, 3) and c_n.shape == (4, 2, 4)
+    assert lstm.params["layers.1.fwd.W_x"].shape == (6, 16)  # layer 1 reads dirs * P
+    report = ll.check_layer(lstm, x, state)
+    assert "layers.1.bwd.W_hr" in report
+    report.assert_ok(1e-6)
+
+
+def test_projection_equations_by_hand():
+    cell = randomize_params(ll.LSTMCell(3, 5, proj_size=2, rng=0))
+    rng = np.random.default_rng(2)
+    x, h_prev, c_prev = (rng.standard_normal(s) for s in ((4, 3), (4, 2), (4, 5)))
+    state, cache = cell.forward(x, ll.LSTMState(h_prev, c_prev))
+    p = cell.params
+    a = x @ p["W_x"] + h_prev @ p["W_h"] + p["b"]
+    a_i, a_f, a_g, a_o = np.split(a, 4, axis=1)
+    s = ll.sigmoid
+    c = s(a_f) * c_prev + s(a_i) * np.tanh(a_g)
+    assert np.allclose(state.c, c, rtol=0, atol=1e-14)
+    assert np.allclose(state.h, (s(a_o) * np.tanh(c)) @ p["W_hr"], rtol=0, atol=1e-14)
+    assert cell.output_size == 2 and cell.initial_state(3).h.shape == (3, 2)
+    assert repr(cell) == "LSTMCell(3, 5, proj_size=2)"
+
+
+@pytest.mark.parametrize("proj_size, error, message", [
+    (5, ValueError, r"proj_size: expected 0 \(no projection\) or an integer in "
+                    r"\[1, hidden_size\) = \[1, 5\), got 5"),
+    (7, ValueError, r"\[1, 5\), got 7"),
+    (-1, ValueError, r"\[1, 5\), got -1"),
+    (2.0, TypeError, "proj_size: expected an integer, got float 2.0"),
+    (True, TypeError, "proj_size: expected an integer, got bool True"),
+])
+def test_bad_proj_size(proj_size, error, message):
+    with pytest.raises(error, match=message):
+        ll.LSTMCell(3, 5, proj_size=proj_size)
+    with pytest.raises(error, match=message):
+        ll.LSTM(3, 5, proj_size=proj_size)
+
+
+def test_projection_state_shapes_are_checked():
+    cell = ll.LSTMCell(3, 5, proj_size=2, rng=0)
+    with pytest.raises(ValueError, match=r"state.h: expected shape \(N, P\) = \(4, 2\), "
+                                         r"got \(4, 5\)"):
+        cell.forward(np.ones((4, 3)), ll.LSTMState(np.zeros((4, 5)), np.zeros((4, 5))))
+    lstm = ll.LSTM(3, 5, proj_size=2, rng=0)
+    with pytest.raises(ValueError, match=r"state.h: expected shape .*= \(1, 4, 2\)"):
+        lstm.forward(np.ones((6, 4, 3)), ll.LSTMState(np.zeros((1, 4, 5)), np.zeros((1, 4, 5))))
