@@ -21,7 +21,7 @@ from .gradcheck import (
     rel_error,
 )
 from .gru import GRUCache, GRUCell
-from .io import load, save
+from .io import load, load_extra, save
 from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
@@ -55,7 +55,7 @@ __all__ = [
     "Model",
     "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
     "clip_grad_norm", "clip_grad_value",
-    "save", "load",
+    "save", "load", "load_extra",
     "perplexity", "bits_per_char", "accuracy",
     "Progress",
     "Dropout", "sample",

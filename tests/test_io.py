@@ -1,12 +1,21 @@
+import io
+import json
 import os
 import pathlib
+import signal
 import struct
+import subprocess
+import sys
+import textwrap
+import time
+import tracemalloc
 import zipfile
 
 import numpy as np
 import pytest
 
 import lstmlab as ll
+from lstmlab import io as lstmlab_io
 
 
 def make_model(seed=0, H=4, dtype=np.float64):
@@ -251,3 +260,251 @@ def test_save_errors(tmp_path):
     assert os.listdir(tmp_path) == []
     with pytest.raises(FileNotFoundError):
         ll.save(make_model(), tmp_path / "missing_dir" / "x.npz")
+
+
+# -- hardening: every member's header is checked against the model before any data is read -----
+def npy_header(shape, descr="<f8", pad_to=None, version=1):
+    """The bytes of a .npy preamble and header, optionally padded to ``pad_to`` bytes."""
+    text = repr({"descr": descr, "fortran_order": False, "shape": tuple(shape)})
+    if pad_to is not None:
+        text = text.ljust(pad_to - 1)
+    text = (text + "\n").encode("latin1")
+    size = len(text).to_bytes(2 if version == 1 else 4, "little")
+    return b"\x93NUMPY" + bytes([version, 0]) + size + text
+
+
+def write_archive(path, members, compress=False):
+    """An .npz from {member name: bytes, or (header, number of zero bytes streamed after it)}."""
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, "w", compression=method) as z:
+        for name, content in members.items():
+            with z.open(name, "w", force_zip64=True) as f:
+                if isinstance(content, bytes):
+                    f.write(content)
+                else:
+                    header, zeros = content
+                    f.write(header)
+                    chunk = bytes(2**20)
+                    for start in range(0, zeros, len(chunk)):
+                        f.write(chunk[: min(len(chunk), zeros - start)])
+
+
+def npy_bytes(a):
+    buf = io.BytesIO()
+    np.save(buf, a)
+    return buf.getvalue()
+
+
+def model_members(model):
+    return {f"params/{k}.npy": npy_bytes(p) for k, p in model.params.items()}
+
+
+def refused(path, match, model=None):
+    """load raises ValueError matching ``match`` and leaves the model as it was."""
+    target = model if model is not None else make_model(1)
+    before = snapshot(target)
+    with pytest.raises(ValueError, match=match):
+        ll.load(target, path)
+    assert_same(target, before)
+
+
+def test_a_member_without_the_npy_suffix_is_a_clear_error(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    write_archive(path, {**model_members(make_model()), "params/head.b": npy_bytes(np.zeros(5))})
+    refused(path, r"corrupt .npz archive: member 'params/head.b' is not a .npy array "
+                  r"\(no .npy suffix\)")
+
+
+def test_a_large_header_is_not_called_pickled(tmp_path):
+    model = make_model()
+    b = model.params["head.b"]
+    members = model_members(model)
+    # 20 kB: more than NumPy's own limit, fine here: the values load
+    members["params/head.b.npy"] = npy_header(b.shape, pad_to=20_000, version=2) + b.tobytes()
+    write_archive(tmp_path / "big_header.npz", members)
+    target = make_model(1)
+    ll.load(target, tmp_path / "big_header.npz")
+    assert_same(target, snapshot(model))
+    # beyond the limit: named as what it is
+    members["params/head.b.npy"] = npy_header(b.shape, pad_to=100_000, version=2) + b.tobytes()
+    write_archive(tmp_path / "huge_header.npz", members)
+    with pytest.raises(ValueError) as err:
+        ll.load(make_model(1), tmp_path / "huge_header.npz")
+    assert "header is 100000 bytes" in str(err.value) and "pickle" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["params/head.b", "params/unknown", "optimizer/step"])
+def test_a_declared_shape_of_2_to_the_40_is_a_value_error_not_a_memory_error(tmp_path, key):
+    members = model_members(make_model())
+    members[f"{key}.npy"] = npy_header((2**40,)) + bytes(40)  # 5 floats, 8 TiB declared
+    write_archive(tmp_path / "ckpt.npz", members)
+    refused(tmp_path / "ckpt.npz", r"declares shape \(1099511627776,\) of float64 "
+                                   r"\(8796093022208 bytes\) but holds 40 bytes")
+
+
+@pytest.mark.parametrize("case", ["unexpected", "wrong shape"])
+def test_a_small_file_cannot_make_load_allocate_much(tmp_path, case):
+    # 64 MB of zeros compress to ~64 kB; np.load would read (allocate) them all
+    members = model_members(make_model())
+    n = 8 * 2**20
+    name = "params/extra.npy" if case == "unexpected" else "params/head.b.npy"
+    members[name] = (npy_header((n,)), 8 * n)
+    path = tmp_path / "bomb.npz"
+    write_archive(path, members, compress=True)
+    assert path.stat().st_size < 2**20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match=r"\(8388608,\)"):
+            ll.load(make_model(1), path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # headers only: nothing near the 64 MB declared
+
+
+def test_only_the_data_the_model_needs_is_read(tmp_path, monkeypatch):
+    from lstmlab import archive
+    model = make_model()
+    path = tmp_path / "ckpt.npz"
+    ll.save(model, path, optimizer=trained_adam(model), extra={"note": "x"})
+    read = []
+    original = archive.read_member
+    monkeypatch.setattr("lstmlab.io.read_member",
+                        lambda z, m: read.append(m.key) or original(z, m))
+    ll.load(make_model(1), path)  # no optimizer given: its state is not even read
+    assert sorted(read) == sorted(["meta/format", "meta/extra"]
+                                  + [f"params/{k}" for k in model.params])
+
+
+def test_a_header_that_lies_about_its_size_is_refused(tmp_path):
+    model = make_model()
+    members = model_members(model)
+    b = model.params["head.b"]
+    members["params/head.b.npy"] = npy_header(b.shape) + b.tobytes()[:-8]  # one float short
+    write_archive(tmp_path / "short.npz", members)
+    refused(tmp_path / "short.npz", r"declares shape \(5,\) of float64 \(40 bytes\) but holds 32")
+    members["params/head.b.npy"] = b"not an npy at all"
+    write_archive(tmp_path / "junk.npz", members)
+    refused(tmp_path / "junk.npz", "member 'params/head.b.npy' is not a .npy array")
+    members["params/head.b.npy"] = npy_header(b.shape, descr="|O") + bytes(40)
+    write_archive(tmp_path / "pickle.npz", members)
+    refused(tmp_path / "pickle.npz", "pickled")
+
+
+# -- hardening: saving ------------------------------------------------------------------------
+def test_stale_temporaries_of_the_same_target_are_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    ll.save(make_model(), path)
+    prefix = lstmlab_io._temporary_prefix("ckpt.npz")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    dead_pid = int(dead.stdout)
+    stale = [f"{prefix}{dead_pid}.0123abcd.npz.tmp", ".ckpt.npz.0123456789ab.tmp"]  # new, old
+    alive = f"{prefix}{os.getpid()}.0123abcd.npz.tmp"  # a save in progress in this process
+    other = lstmlab_io._temporary_prefix("other.npz") + f"{dead_pid}.0123abcd.npz.tmp"
+    for name in (*stale, alive, other):
+        (tmp_path / name).write_bytes(b"PK half an archive")
+    if os.name != "posix":  # no process check there: only old temporaries are stale
+        old = time.time() - 2 * lstmlab_io._STALE_AFTER
+        os.utime(tmp_path / stale[0], (old, old))
+    ll.save(make_model(1), path)
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.npz", alive, other])
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs kill -9")
+def test_a_save_killed_midway_leaves_a_temporary_the_next_save_removes(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    ll.save(make_model(0), path)
+    original = path.read_bytes()
+    script = textwrap.dedent(f"""
+        import os, signal
+        import numpy as np
+        import lstmlab as ll
+        def killed(file, **arrays):
+            file.write(b"PK half an archive")
+            file.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        np.savez = killed
+        ll.save({{"w": np.ones(3)}}, {str(path)!r})
+    """)
+    for _ in range(3):  # each killed save removes what the one before it left
+        run = subprocess.run([sys.executable, "-c", script], capture_output=True)
+        assert run.returncode == -signal.SIGKILL
+        left = [name for name in os.listdir(tmp_path) if name != "ckpt.npz"]
+        assert len(left) == 1 and left[0].endswith(".npz.tmp")
+    assert path.read_bytes() == original
+    ll.save(make_model(1), path)
+    assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+@pytest.mark.parametrize("length", [238, 255])
+def test_long_file_names_work(tmp_path, length):
+    name = "m" * (length - 4) + ".npz"
+    try:
+        (tmp_path / name).write_bytes(b"")
+        (tmp_path / name).unlink()
+    except OSError:
+        pytest.skip(f"this file system refuses {length}-byte names")
+    model = make_model()
+    ll.save(model, tmp_path / name)
+    assert os.listdir(tmp_path) == [name]
+    target = make_model(1)
+    ll.load(target, tmp_path / name)
+    assert_same(target, snapshot(model))
+
+
+def test_save_accepts_a_bytes_path_like_load(tmp_path):
+    path = os.fsencode(tmp_path / "ckpt.npz")
+    model = make_model()
+    assert ll.save(model, path) == os.fsdecode(path)
+    target = make_model(1)
+    ll.load(target, path)
+    assert_same(target, snapshot(model))
+
+
+def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
+    folder = tmp_path / "runs" / "today"
+    with pytest.raises(FileNotFoundError) as err:
+        ll.save(make_model(), folder / "ckpt.npz")
+    assert err.value.filename == str(folder) and "does not exist" in str(err.value)
+    assert ".tmp" not in str(err.value)
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        ll.save(make_model(), tmp_path)
+
+
+# -- plain data saved with the weights ------------------------------------------------------------
+def test_extra_plain_data_round_trips_and_is_optional(tmp_path):
+    model = make_model()
+    extra = {"vocab": {"tokens": ["<unk>", "a", "é", "日"], "specials": ["<unk>"]},
+             "hidden": 4, "lr": 0.003, "tied": False, "note": None, "sizes": (3, 4)}
+    ll.save(model, tmp_path / "ckpt.npz", extra=extra)
+    assert ll.load_extra(tmp_path / "ckpt.npz") == {**extra, "sizes": [3, 4]}  # tuples: lists
+    assert ll.load(make_model(1), tmp_path / "ckpt.npz")["vocab"] == extra["vocab"]
+    with np.load(tmp_path / "ckpt.npz", allow_pickle=False) as f:  # readable without lstmlab
+        assert json.loads(str(f["meta/extra"]))["hidden"] == 4
+    ll.save(model, tmp_path / "plain.npz")
+    assert ll.load_extra(tmp_path / "plain.npz") is None
+    assert ll.load(make_model(1), tmp_path / "plain.npz") is None
+
+
+@pytest.mark.parametrize("extra", [{"w": np.ones(2)}, {"x": float("nan")}, {1j: 2}, object()])
+def test_extra_that_is_not_plain_data_is_refused_before_writing(tmp_path, extra):
+    with pytest.raises(TypeError, match="extra: expected plain data"):
+        ll.save(make_model(), tmp_path / "ckpt.npz", extra=extra)
+    assert os.listdir(tmp_path) == []
+
+
+# -- rebinding ----------------------------------------------------------------------------------
+def test_save_and_load_refuse_a_model_whose_part_was_rebound(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    ll.save(make_model(), path)
+    model = make_model(1)
+    with pytest.raises(RuntimeError, match="refusing to rebind"):
+        model.head.params["W"] = np.zeros((4, 5))
+    # a part whose whole dict was replaced: load would write into arrays it no longer uses
+    model.head.params = {k: p.copy() for k, p in model.head.params.items()}
+    for call in (lambda: ll.load(model, path), lambda: ll.save(model, tmp_path / "new.npz")):
+        with pytest.raises(RuntimeError, match=r"params\['head.W'\] is not the array part 'head'"
+                                               r".*params\['W'\]\[\.\.\.\] = new"):
+            call()
+    assert os.listdir(tmp_path) == ["ckpt.npz"]
