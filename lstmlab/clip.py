@@ -28,11 +28,20 @@ import math
 
 import numpy as np
 
+from .paramdict import check_not_rebound
+
 __all__ = ["clip_grad_norm", "clip_grad_value"]
 
 
-def _named_arrays(grads):
-    """(name, array) pairs from a dict of gradients, an iterable of arrays or one array."""
+def _named_arrays(grads, where):
+    """(name, array) pairs from a model, a dict of gradients, an iterable of arrays or one array.
+
+    A model (an object with a ``grads`` dict) is first checked for rebound entries.
+    """
+    if not isinstance(grads, (dict, np.ndarray)) and isinstance(getattr(grads, "grads", None),
+                                                                dict):
+        check_not_rebound(grads, where)
+        grads = grads.grads
     if isinstance(grads, np.ndarray):
         grads = [grads]  # one gradient, as torch accepts one tensor (not its rows)
     if not isinstance(grads, dict) and not hasattr(grads, "__iter__"):
@@ -72,8 +81,11 @@ def clip_grad_norm(grads, max_norm, error_if_nonfinite=True):
 
     Parameters
     ----------
-    grads : dict[str, ndarray], iterable of ndarray, or one ndarray
-        ``model.grads``; modified in place.
+    grads : model, dict[str, ndarray], iterable of ndarray, or one ndarray
+        ``model`` or ``model.grads``; modified in place. Given the model
+        itself, its parts are checked too: a gradient entry rebound in a part
+        (so the model's dict holds an array the part no longer fills) raises
+        RuntimeError naming the key.
     max_norm : float, > 0
     error_if_nonfinite : bool
         If the total norm is nan or inf, raise ValueError naming the offending
@@ -96,7 +108,7 @@ def clip_grad_norm(grads, max_norm, error_if_nonfinite=True):
     >>> [round(float(g[0]), 6) for g in grads.values()]   # same direction, length 1
     [0.6, 0.8]
     """
-    pairs = _named_arrays(grads)
+    pairs = _named_arrays(grads, "clip_grad_norm")
     max_norm = _check_positive("max_norm", max_norm)
     # per-array norms, then the norm of those, as PyTorch; float64 so float32 cannot overflow
     norms = [np.linalg.norm(g.ravel().astype(np.float64, copy=False)) for _, g in pairs]
@@ -129,8 +141,8 @@ def clip_grad_value(grads, clip_value):
 
     Parameters
     ----------
-    grads : dict[str, ndarray], iterable of ndarray, or one ndarray
-        Modified in place.
+    grads : model, dict[str, ndarray], iterable of ndarray, or one ndarray
+        Modified in place; a model is checked for rebound entries first.
     clip_value : float, > 0
 
     Examples
@@ -141,7 +153,7 @@ def clip_grad_value(grads, clip_value):
     >>> grads["w"].tolist()                         # (10, 1) now points along (1, 1)
     [1.0, 1.0, -0.5]
     """
-    pairs = _named_arrays(grads)
+    pairs = _named_arrays(grads, "clip_grad_value")
     clip_value = _check_positive("clip_value", clip_value)
     for _, g in pairs:
         np.clip(g, -clip_value, clip_value, out=g)

@@ -138,3 +138,22 @@ def test_errors():
         ll.clip_grad_norm(make_grads(), "1")
     with pytest.raises(TypeError, match=r"grads\[w\]"):
         ll.clip_grad_norm({"w": [1.0, 2.0]}, 1.0)
+
+
+@pytest.mark.parametrize("clip", [lambda g: ll.clip_grad_norm(g, 1e-3),
+                                  lambda g: ll.clip_grad_value(g, 1e-3)])
+def test_a_model_is_clipped_whole_and_checked_for_rebound_gradients(clip):
+    model = ll.Model(rnn=ll.GRU(2, 3, rng=0), head=ll.Linear(3, 2, rng=0))
+    for g in model.grads.values():
+        g[...] = 1.0
+    clip(model)  # the model itself: the same as model.grads
+    assert all(np.abs(g).max() <= 1e-3 for g in model.grads.values())
+    with pytest.raises(RuntimeError, match="refusing to rebind"):
+        model.head.grads["W"] = np.zeros((3, 2))
+    # a part whose whole dict was replaced: clipping model.grads would miss what it fills
+    model.head.grads = {k: g.copy() for k, g in model.head.grads.items()}
+    before = {k: g.copy() for k, g in model.grads.items()}
+    with pytest.raises(RuntimeError, match=r"grads\['head.W'\] is not the array part 'head'.*"
+                                           r"grads\['W'\]\[\.\.\.\] = new"):
+        clip(model)
+    assert all(np.array_equal(g, before[k]) for k, g in model.grads.items())
