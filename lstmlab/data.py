@@ -60,10 +60,10 @@ class Vocab:
 
     Notes
     -----
-    Save a vocabulary next to the model's weights as plain data, never as a
-    pickle: :func:`lstmlab.save` writes arrays only, so store
-    :meth:`to_dict` as JSON beside the ``.npz`` and rebuild with
-    :meth:`from_dict` (see :meth:`to_dict`).
+    A vocabulary is saved with the model's weights as plain data, never as a
+    pickle: ``ll.save(model, path, extra={"vocab": vocab.to_dict()})``, and
+    ``Vocab.from_dict(ll.load_extra(path)["vocab"])`` rebuilds it (see
+    :meth:`to_dict`).
 
     Examples
     --------
@@ -202,25 +202,26 @@ class Vocab:
 
         Examples
         --------
-        Save it as JSON next to the model's weights, and load both back:
+        Save it in the model's checkpoint, and read it back before building
+        the model (its size decides the embedding's):
 
-        >>> import json, os, tempfile
+        >>> import os, tempfile
         >>> import lstmlab as ll
         >>> from lstmlab.data import Vocab
         >>> vocab = Vocab("hello world")
         >>> model = ll.Embedding(len(vocab), 4, rng=0)
-        >>> folder = tempfile.mkdtemp()
-        >>> _ = ll.save(model, os.path.join(folder, "model.npz"))
-        >>> with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
-        ...     json.dump(vocab.to_dict(), f)
-        >>> with open(os.path.join(folder, "vocab.json"), encoding="utf-8") as f:
-        ...     loaded = Vocab.from_dict(json.load(f))
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.npz")
+        >>> _ = ll.save(model, path, extra={"vocab": vocab.to_dict()})
+        >>> loaded = Vocab.from_dict(ll.load_extra(path)["vocab"])
         >>> model2 = ll.Embedding(len(loaded), 4)
-        >>> ll.load(model2, os.path.join(folder, "model.npz"))
+        >>> _ = ll.load(model2, path)
         >>> loaded == vocab, loaded.encode("low").tolist()
         (True, [1, 2, 6])
         >>> bool((model2.params["W"] == model.params["W"]).all())
         True
+
+        It is JSON, so it can also live in a file of its own:
+        ``json.dump(vocab.to_dict(), f)``.
         """
         return {"format": _FORMAT, "tokens": list(self.tokens), "specials": list(self.specials)}
 
