@@ -33,8 +33,11 @@ Memory: the bytes the forward keeps for the backward, per time step and
 example, are counted by walking the layer's stored forward cache: every array
 reachable from it, each underlying buffer once (a view counts as the array it
 views: ``h_prev`` of step t is ``h`` of step t-1, gates are views into one
-fused array), excluding the input xs and the parameters, divided by T*N.
-Next to it, the minimum the equations need: the values the backward formulas
+fused array), excluding the caller's input xs and the parameters, divided
+by T*N. The record holds a copy of xs (so the caller may change x after the
+forward), and that copy is counted: D values per step and example, in the
+first layer (layers above copy their input instead of keeping the lower
+layer's output). Next to it, the minimum the equations need: the values the backward formulas
 read that are not inputs of the layer (xs and the initial state), each value
 stored once, nothing recomputed::
 
