@@ -128,7 +128,8 @@ def train(cell, args, x_test, y_test, dtype):
         opt.step()
         train_loss.append(loss)
         if step % args.eval_every == 0 or step == args.steps:
-            test_loss, _ = ll.mse(model.forward(x_test), y_test)
+            with ll.no_grad():  # evaluation: keep no records for a backward
+                test_loss, _ = ll.mse(model.forward(x_test), y_test)
             test_steps.append(step)
             test_mse.append(test_loss)
             elapsed = time.perf_counter() - start

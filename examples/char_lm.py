@@ -187,7 +187,8 @@ def held_out_bits(model, data, T):
     for s in range(0, len(data) - 1, T):
         x, y = data[s : s + T], data[s + 1 : s + T + 1]
         x = x[: len(y)]
-        logits, state = model.forward(x, state)
+        with ll.no_grad():  # evaluation: keep no records for a backward
+            logits, state = model.forward(x, state)
         loss, _ = ll.cross_entropy(logits, y)
         total += loss * y.size
         count += y.size
@@ -207,14 +208,16 @@ def sample(model, chars, prime, length, temperature, rng):
     index = {c: k for k, c in enumerate(chars)}
     state, logits = None, None
     for c in prime:
-        logits, state = model.forward(np.array([[index.get(c, 0)]]), state)  # (1, 1, V)
+        with ll.no_grad():  # sampling: keep no records for a backward
+            logits, state = model.forward(np.array([[index.get(c, 0)]]), state)  # (1, 1, V)
     out = []
     for _ in range(length):
         z = logits[0, 0].astype(np.float64) / temperature
         p = np.exp(z - z.max())
         k = int(rng.choice(len(chars), p=p / p.sum()))
         out.append(chars[k])
-        logits, state = model.forward(np.array([[k]]), state)
+        with ll.no_grad():
+            logits, state = model.forward(np.array([[k]]), state)
     return "".join(out)
 
 
@@ -225,7 +228,8 @@ def gate_activations(model, ids):
     cache: the gate values are fields of it (LSTM: i, f, o; GRU: r, z).
     """
     cell = model.rnn.layers[0][0].cell  # layer 0, forward direction
-    x = model.embed.forward(ids[:, None])  # (T, 1, E)
+    with ll.no_grad():
+        x = model.embed.forward(ids[:, None])  # (T, 1, E)
     state = cell.initial_state(1)
     fields = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ("h",)}[model.kind]
     gates = {name: [] for name in fields}

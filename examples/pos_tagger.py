@@ -107,7 +107,8 @@ def accuracy(model, sentences, tag_lists, word_index, tag_index):
     """Per-token accuracy (padding excluded) and the predicted tags as ids (T, N)."""
     ids, lengths = encode(sentences, word_index)
     targets, _ = encode(tag_lists, tag_index)
-    predicted = model.forward(ids, lengths).argmax(axis=-1)  # (T, N)
+    with ll.no_grad():  # evaluation: keep no records for a backward
+        predicted = model.forward(ids, lengths).argmax(axis=-1)  # (T, N)
     real = np.arange(ids.shape[0])[:, None] < lengths  # (T, N)
     return float(np.mean(predicted[real] == targets[real])), predicted
 
@@ -131,7 +132,8 @@ def tutorial(args, rng):
 
     def tag(sentence):
         ids, lengths = encode([sentence], words)
-        return [names[k] for k in model.forward(ids, lengths)[:, 0].argmax(axis=1)]
+        with ll.no_grad():
+            return [names[k] for k in model.forward(ids, lengths)[:, 0].argmax(axis=1)]
 
     print(f"before training: {' '.join(sentence)!r} -> {tag(sentence)}")
     losses = []
@@ -276,7 +278,8 @@ def grammar(args, rng):
           f"baseline {100 * result['ambiguous_baseline']:.2f}%")
     for s, ts in test[:3]:
         ids, lengths = encode([s], words)
-        pred = [names[k] for k in model.forward(ids, lengths)[:, 0].argmax(axis=1)]
+        with ll.no_grad():
+            pred = [names[k] for k in model.forward(ids, lengths)[:, 0].argmax(axis=1)]
         marks = " ".join(f"{w}/{p}" + ("" if p == t else f"(!{t})") for w, p, t in zip(s, pred, ts))
         print(f"  {marks}")
     return result

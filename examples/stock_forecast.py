@@ -169,7 +169,8 @@ def main(argv=None):
 
     # %% Held-out period: the LSTM against "tomorrow = today"
     model.eval()
-    pred = model.forward(x_test)[:, 0] * c_std + c_mean  # dollars
+    with ll.no_grad():  # evaluation: keep no records for a backward
+        pred = model.forward(x_test)[:, 0] * c_std + c_mean  # dollars
     truth = close[target_day[test]]
     today = close[target_day[test] - 1]  # the naive forecast: the last close it has seen
     errors = {"LSTM": pred - truth, "naive (tomorrow = today)": today - truth}
