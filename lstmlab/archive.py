@@ -32,7 +32,7 @@ import numpy as np
 
 __all__ = ["ArchiveError", "Member", "read_headers", "read_member"]
 
-MAX_HEADER = 65536  # bytes; np.save writes 118 (a multiple of 64, minus the preamble)
+MAX_HEADER = 65536  # bytes; np.save writes about a hundred (padded to align the data)
 
 
 class ArchiveError(ValueError):
