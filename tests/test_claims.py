@@ -15,7 +15,7 @@ import lstmlab as ll
 from lstmlab.init import orthogonal
 
 
-# -- examples/vanishing_gradients.py, part 2; README "Examples" -------------------------------------
+# -- examples/vanishing_gradients.py, part 2; README "Examples" -------------------------------
 def scaled_rnn(H, scale, seed):
     """A tanh RNN cell with W_h = scale x orthogonal (every singular value is ``scale``)."""
     cell = ll.RNNCell(1, H, rng=seed)
@@ -107,7 +107,7 @@ def test_the_gradient_through_time_table_of_the_vanishing_gradients_example():
     assert lstm[0.0][99] < rnn[1.0][99] < lstm[1.0][99] < lstm[3.0][99]
 
 
-# -- lstmlab/gradcheck.py: why numerical_gradient refuses float32 (IEEE float32: exact) -------------
+# -- lstmlab/gradcheck.py: why numerical_gradient refuses float32 (IEEE float32: exact) ------
 def test_a_float32_central_difference_of_x_squared_at_1_is_2_0027():
     x, h = np.float32(1.0), 1e-5
     f_plus, f_minus = np.float32(x + np.float32(h)) ** 2, np.float32(x - np.float32(h)) ** 2
