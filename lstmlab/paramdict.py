@@ -47,6 +47,7 @@ class ParamDict(dict):
     ----------
     kind : {"params", "grads"}
         How error messages name the dict.
+    items : dict or iterable of (key, array) pairs, optional
 
     Examples
     --------
@@ -62,10 +63,12 @@ class ParamDict(dict):
 
     kind = "params"  # also the name when a copy or an unpickled dict was built without __init__
 
-    def __init__(self, kind="params", *args, **kwargs):
+    def __init__(self, kind="params", items=()):
         super().__init__()
+        if kind not in ("params", "grads"):
+            raise ValueError(f"kind: expected 'params' or 'grads', got {kind!r}")
         self.kind = kind
-        self.update(*args, **kwargs)
+        self.update(items)
 
     def __setitem__(self, key, value):
         old = dict.get(self, key, value)
