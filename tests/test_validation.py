@@ -262,9 +262,11 @@ for lid, lengths, exc, pattern in [
 case("Recurrent.lengths-ragged", "lengths", ValueError, "lengths", r"lengths: expected",
      rec_forward(ones(T, N, D), lengths=[[1], [1, 2]]))
 case("Recurrent.backward-before-forward", "call order", RuntimeError, "backward",
-     r"backward: call forward first", lambda: recurrent().backward(ones(T, N, H)))
+     r"backward: no forward left to backpropagate in Recurrent",
+     lambda: recurrent().backward(ones(T, N, H)))
 case("Recurrent.dhs-broadcastable", "gradient shape", ValueError, "dhs",
-     r"dhs: expected shape \(T, N, H\) = \(4, 2, 5\), like hs, got \(1, 2, 5\)",
+     r"dhs: expected shape \(T, N, H\) = \(4, 2, 5\), the shape of hs of the forward being "
+     r"backpropagated, got \(1, 2, 5\)",
      lambda: recurrent(forward=True).backward(ones(1, N, H)))
 case("Recurrent.dhs-2d", "gradient shape", ValueError, "dhs",
      r"dhs: expected 3 dimensions, got an array of shape \(2, 5\)",
@@ -365,15 +367,19 @@ for name in LAYERS:
     case(f"{name}.lengths-float", "lengths", TypeError, "lengths",
          r"lengths: expected integers .*float64", lay_forward(ones(T, N, D), lengths=[1.0, 2.0]))
     case(f"{name}.backward-before-forward", "call order", RuntimeError, "backward",
-         r"backward: call forward first", lambda name=name: layer(name).backward(ones(T, N, 2 * H)))
+         rf"backward: no forward left to backpropagate in {name}",
+         lambda name=name: layer(name).backward(ones(T, N, 2 * H)))
     case(f"{name}.dout-broadcastable", "gradient shape", ValueError, "dout",
-         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), like out, got \(1, 2, 10\)",
+         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), the shape of out of the forward being "
+         r"backpropagated, got \(1, 2, 10\)",
          lambda name=name: layer(name, forward=True).backward(ones(1, N, 2 * H)))
     case(f"{name}.dout-one-direction", "gradient shape", ValueError, "dout",
-         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), like out, got \(4, 2, 5\)",
+         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), the shape of out of the forward being "
+         r"backpropagated, got \(4, 2, 5\)",
          lambda name=name: layer(name, forward=True).backward(ones(T, N, H)))
     case(f"{name}.dout-time-major-to-batch_first", "gradient shape", ValueError, "dout",
-         r"dout: expected shape \(N, T, dirs\*H\) = \(2, 4, 10\), like out, got \(4, 2, 10\)",
+         r"dout: expected shape \(N, T, dirs\*H\) = \(2, 4, 10\), the shape of out of the forward being "
+         r"backpropagated, got \(4, 2, 10\)",
          lambda name=name: layer(name, forward=True, batch_first=True).backward(
              ones(T, N, 2 * H)))
     case(f"{name}.dout-float32", "dtype", TypeError, "dout", r"dout: expected dtype float64",
@@ -438,13 +444,15 @@ case("Linear.x-bool", "int/bool for float", TypeError, "x", r"x: expected a floa
 case("Linear.x-list", "not an array", TypeError, "x", r"x: expected a NumPy array, got a list",
      lambda: linear().forward([[1.0, 2.0, 3.0]]))
 case("Linear.backward-before-forward", "call order", RuntimeError, "backward",
-     r"Linear.backward: no forward to backpropagate; call forward\(x\) first",
+     r"backward: no forward left to backpropagate in Linear",
      lambda: linear().backward(ones(4, 2)))
 case("Linear.dy-broadcastable", "gradient shape", ValueError, "dy",
-     r"dy: expected shape \(4, 2\) \(the shape of the last output\), got \(1, 2\)",
+     r"dy: expected shape \(4, 2\) \(the shape of the output of the forward being "
+     r"backpropagated\), got \(1, 2\)",
      lambda: linear(forward=True).backward(ones(1, 2)))
 case("Linear.dy-bias-like", "gradient shape", ValueError, "dy",
-     r"dy: expected shape \(4, 2\) \(the shape of the last output\), got \(2,\)",
+     r"dy: expected shape \(4, 2\) \(the shape of the output of the forward being "
+     r"backpropagated\), got \(2,\)",
      lambda: linear(forward=True).backward(ones(2)))
 case("Linear.dy-float32", "dtype", TypeError, "dy", r"dy: expected dtype float64 .*float32",
      lambda: linear(forward=True).backward(ones(4, 2, dtype=np.float32)))
@@ -489,10 +497,11 @@ for eid, ids, exc, pattern, kind in [
     case(f"Embedding.ids-{eid}", kind, exc, "ids", pattern,
          lambda ids=ids: embedding().forward(ids))
 case("Embedding.backward-before-forward", "call order", RuntimeError, "backward",
-     r"Embedding.backward: no forward to backpropagate",
+     r"backward: no forward left to backpropagate in Embedding",
      lambda: embedding().backward(ones(1, 3, 2)))
 case("Embedding.dx-broadcastable", "gradient shape", ValueError, "dx",
-     r"dx: expected shape \(1, 3, 2\) \(the shape of the last output\), got \(1, 1, 2\)",
+     r"dx: expected shape \(1, 3, 2\) \(the shape of the output of the forward being "
+     r"backpropagated\), got \(1, 1, 2\)",
      lambda: embedding(forward=True).backward(ones(1, 1, 2)))
 case("Embedding.dx-float32", "dtype", TypeError, "dx", r"dx: expected dtype float64 .*float32",
      lambda: embedding(forward=True).backward(ones(1, 3, 2, dtype=np.float32)))
