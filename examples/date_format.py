@@ -284,12 +284,11 @@ for epoch in range(1, args.epochs + 1):
 progress.close()
 minutes = (time.perf_counter() - start) / 60
 
-# %% Save the weights before drawing anything
+# %% Save the weights before drawing anything (with what rebuilds the model: vocabularies, sizes)
 for name, model in models.items():
-    ll.save(model, out / f"date_format_{name}.npz")
-(out / "date_format_vocab.json").write_text(json.dumps(
-    {"src": src_vocab.to_dict(), "tgt": tgt_vocab.to_dict(), "hidden": args.hidden,
-     "embed": args.embed, "score": args.score}))
+    ll.save(model, out / f"date_format_{name}.npz", extra={
+        "src_vocab": src_vocab.to_dict(), "tgt_vocab": tgt_vocab.to_dict(), "embed": args.embed,
+        "hidden": args.hidden, "attention": args.score if model.with_attention else None})
 
 results = {}
 for name, model in models.items():

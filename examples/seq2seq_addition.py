@@ -262,7 +262,9 @@ for (a, b), answer in list(zip(test, answers))[:5]:
     print(f"  {a}+{b} = {answer}  {'ok' if answer == str(a + b) else f'(wrong: {a + b})'}")
 for (a, b), answer in wrong[:3]:
     print(f"  a mistake: {a}+{b} = {answer}, not {a + b}")
-weights = ll.save(model, out / "seq2seq_addition.npz")  # the weights, before any figure
+ll.save(model, out / "seq2seq_addition.npz", extra={  # the weights, before any figure
+    "vocab": vocab.to_dict(), "embed": args.embed, "hidden": args.hidden,
+    "attention": args.score if args.attention else None, "reverse_input": args.reverse_input})
 
 # %% Learning curve
 figure = out / "seq2seq_addition.png"
