@@ -3,13 +3,16 @@
 matplotlib is optional (``pip install lstmlab[plot]``): it is imported inside
 each function, never at ``import lstmlab``. The figures are built with
 matplotlib's object-oriented API (``matplotlib.figure.Figure``), not with
-``pyplot``, so they need no display and no backend choice, are not kept
-alive by pyplot's global list of open figures, and show themselves in a
-Jupyter notebook when returned as a cell's last value.
+``pyplot``, so they need no display and no backend choice and are not kept
+alive by pyplot's global list of open figures.
 
-Every function returns the :class:`~matplotlib.figure.Figure` and, given a
-``path``, also saves it there (creating the parent directory), as a PNG
-unless the suffix names another format.
+Every function returns the figure and, given a ``path``, also saves it there
+(creating the parent directory), as a PNG unless the suffix names another
+format. The figure is a :class:`matplotlib.figure.Figure` that also carries
+its own image for Jupyter (``_repr_png_``), so a call on the last line of a
+notebook cell shows the plot, in a fresh kernel, with no ``%matplotlib``
+magic; with the magic the image is still shown once. :func:`figure` makes an
+empty one for your own drawings.
 """
 
 from __future__ import annotations
@@ -19,14 +22,44 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["learning_curves", "grad_norms_through_time", "gate_heatmap", "prediction_vs_truth",
-           "save_figure"]
+           "figure", "save_figure"]
+
+
+def figure(figsize=(6.4, 4.0), **kwargs):
+    """An empty figure that shows itself in a notebook, like the ones this module returns.
+
+    Parameters
+    ----------
+    figsize : (float, float)
+        Width and height in inches.
+    **kwargs
+        Passed to :class:`matplotlib.figure.Figure` (default
+        ``layout="constrained"``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Draw with ``fig.add_subplot()`` or ``fig.subplots(...)``; save with
+        :func:`save_figure` or ``fig.savefig``. No pyplot is involved, so
+        nothing needs closing.
+
+    Examples
+    --------
+    >>> fig = figure((4, 2))
+    >>> ax = fig.add_subplot()
+    >>> _ = ax.bar(["i", "f", "g", "o"], [0.2, 0.9, -0.4, 0.6])
+    >>> type(fig).__mro__[1].__name__, len(fig._repr_png_()) > 1000
+    ('Figure', True)
+    """
+    from ._inline import InlineFigure  # matplotlib is imported here, on first use
+
+    kwargs.setdefault("layout", "constrained")
+    return InlineFigure(figsize=figsize, **kwargs)
 
 
 def _new_figure(figsize):
-    """A pyplot-free Figure (it needs no display: saving renders with Agg)."""
-    from matplotlib.figure import Figure
-
-    return Figure(figsize=figsize, layout="constrained")
+    """A pyplot-free figure (no display needed: saving renders with Agg)."""
+    return figure(figsize)
 
 
 def save_figure(fig, path, dpi=100):

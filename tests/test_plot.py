@@ -96,3 +96,66 @@ def test_log_plots_of_a_diverging_run_save_without_overflow(tmp_path):
     assert fig.axes[0].get_ylim() == (0.1, 1e4)
     plot.grad_norms_through_time({"s = 2": exploding}, path=tmp_path / "b.png")
     assert is_png(tmp_path / "a.png") and is_png(tmp_path / "b.png")
+
+
+# --- in a notebook -------------------------------------------------------------------------
+
+PLOT_CALLS = {
+    "learning_curves": "plot.learning_curves({'a': np.linspace(1, 0.1, 20)}, path=out / 'a.png')",
+    "grad_norms_through_time": "plot.grad_norms_through_time({'r': 0.5 ** np.arange(8)[::-1]},"
+                               " path=out / 'b.png')",
+    "gate_heatmap": "plot.gate_heatmap({'f': np.random.default_rng(0).random((5, 3))},"
+                    " labels='hello', path=out / 'c.png')",
+    "prediction_vs_truth": "plot.prediction_vs_truth(np.arange(5.0), {'p': np.ones(5)},"
+                           " path=out / 'd.png')",
+    "figure": "fig = plot.figure((3, 2)); fig.add_subplot().plot([0, 1]); fig",
+}
+
+
+def test_every_plot_function_is_covered_by_the_notebook_test():
+    assert set(PLOT_CALLS) == set(plot.__all__) - {"save_figure"}
+
+
+def test_returned_figures_are_matplotlib_figures_that_render_png(tmp_path):
+    import pickle
+
+    from matplotlib.figure import Figure
+
+    fig = plot.learning_curves({"a": [1.0, 0.5]})
+    assert isinstance(fig, Figure)
+    assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
+    fig.savefig(tmp_path / "x.pdf")  # the rest of matplotlib's API is untouched
+    assert (tmp_path / "x.pdf").read_bytes()[:4] == b"%PDF"
+    again = pickle.loads(pickle.dumps(fig))
+    assert type(again) is type(fig) and len(again.axes) == 1
+
+
+def run_notebook(cells, cwd):
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}}).execute()
+    return nb
+
+
+def images(cell):
+    return [o for o in cell.outputs if "image/png" in o.get("data", {})]
+
+
+@pytest.mark.parametrize("magic", [False, True], ids=["fresh kernel", "with %matplotlib inline"])
+def test_last_line_plot_shows_its_image_once_in_a_notebook(tmp_path, magic):
+    setup = ("from pathlib import Path\nimport numpy as np\nfrom lstmlab import plot\n"
+             f"out = Path({str(tmp_path)!r})")
+    cells = (["%matplotlib inline"] if magic else []) + [setup] + list(PLOT_CALLS.values())
+    cells.append("fig = plot.learning_curves({'a': [1.0, 0.5]})")  # assigned: shows nothing
+    nb = run_notebook(cells, tmp_path)
+    plot_cells = nb.cells[len(cells) - len(PLOT_CALLS) - 1:-1]
+    for name, cell in zip(PLOT_CALLS, plot_cells):
+        shown = images(cell)
+        assert len(shown) == 1, f"{name}: expected one image/png output, got {cell.outputs}"
+        assert shown[0]["data"]["image/png"]  # base64 text of a non-empty image
+    assert nb.cells[-1].outputs == []
+    for name in "abcd":
+        assert is_png(tmp_path / f"{name}.png")  # path= still saves
