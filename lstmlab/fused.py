@@ -1,0 +1,804 @@
+"""The fast path: whole-sequence LSTM, GRU and RNN runners, time-batched and fused.
+
+The cells (``lstm.py``, ``gru.py``, ``rnn.py``) are the textbook: one equation
+per line, one step at a time, run over a sequence by
+:class:`~lstmlab.Recurrent`. This module computes exactly the same numbers
+for a whole sequence at once, arranged for speed, and the layers
+(``ll.LSTM``/``ll.GRU``/``ll.RNN``) use it by default (``fast=False`` runs the
+textbook cells). ``tests/test_fused.py`` proves both paths equal in float64 to
+1e-12: outputs, final states, dx, initial-state and every weight gradient,
+with lengths, reverse, stacked and bidirectional layers.
+
+A runner has :class:`~lstmlab.Recurrent`'s interface (``forward(xs, state,
+lengths) -> (hs, state)``, ``backward(dhs, dstate) -> (dxs, dstate0)``, one
+record per forward) and holds the cell itself: it reads the cell's
+``params`` by name and adds into its ``grads``, so the parameter keys and the
+optimizers do not change. Where the time goes, and what each trick saves:
+
+1. **Products over the whole sequence.** ``x W_x + b`` for all T steps is one
+   (T*N, D) x (D, G*H) product before the loop, and ``dW_x``, ``dW_h``,
+   ``db`` and ``dxs`` are one product each after it. Only ``h_prev W_h``
+   (forward) and ``da W_h^T`` (backward) stay in the loop; ``W_h^T`` is made
+   contiguous once per backward (a product with a transposed view is slower).
+2. **One tanh for all four gates.** ``sigmoid(a) = (tanh(a / 2) + 1) / 2``: the
+   sigmoid columns of ``W_x``, ``W_h`` and ``b`` are halved once per forward
+   (exact: a power of two), so a step takes one ``tanh`` of the (N, 4H)
+   pre-activations and one multiply-add ``* alpha + beta`` with
+   ``alpha = beta = 1/2`` on the sigmoid columns (``alpha = 1, beta = 0`` on g).
+3. **Buffers laid out so one call does two equations.** A step's row holds
+   ``[c_prev | i | f | g | o]``, so ``[c_prev, i] * [f, g]`` gives both terms
+   of ``c = f * c_prev + i * g`` in one multiply, and c is written straight
+   into the next row's ``c_prev`` slot (it is stored once).
+4. **A backward that is linear in (dh, dc).** Every gate gradient is
+   ``dh`` or ``dc_all`` times a coefficient that depends only on the
+   forward's values (``da_i = dc_all * g i (1 - i)`` ...). Those coefficients
+   are computed for all steps at once before the loop, in place over the
+   forward's record (which the backward consumes), and the loop is six calls:
+   ``dh += dhs_t``, ``[da_o, dh_c] = dh * [K_o, K_c]``, ``dc += dh_c``,
+   ``[da_i, da_f, da_g] = dc * [K_i, K_f, K_g]``, ``dc *= f``,
+   ``dh = da W_h^T``. The gate gradients land in the record's own buffer, in
+   PyTorch's order, ready for the products of 1.
+5. **Packed sequences without masks.** With ``lengths`` the rows are sorted
+   by length once (longest first), so the rows still running at a step are
+   a prefix ``[:n_t]``: a step computes only them, padded rows keep their
+   state untouched and get no gradient, with no ``where`` per step. A
+   reversed direction runs each sequence from its own last step, by
+   reversing each sequence within its length when the inputs are copied.
+
+What the forward keeps per step and example is the minimum the backward
+reads (LSTM: i, f, g, o, c, tanh(c), h = 7H; GRU: r, z, hn, n, h = 5H; RNN:
+h = 1H) plus the copy of the input. Options a runner does not implement
+(peephole, coupled and projected LSTMs, the GRU with ``reset_after=False``)
+run the textbook cells: :func:`make_runner` returns a
+:class:`~lstmlab.Recurrent` for them. Under ``ll.detect_anomaly()``, and for
+empty sequences or batches, a runner also hands the work to the textbook
+path, which checks and names every step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .checks import check_float_array, check_shape
+from .gru import GRUCell
+from .lstm import LSTMCell, LSTMState
+from .modes import check_finite, is_anomaly_enabled, is_grad_enabled
+from .module import Module
+from .recurrent import Recurrent, check_lengths
+from .rnn import RNNCell
+
+__all__ = ["FusedLSTM", "FusedGRU", "FusedRNN", "make_runner", "fused_supported"]
+
+
+def fused_supported(cell):
+    """Whether a fused runner implements this cell's options (else the textbook path runs).
+
+    Examples
+    --------
+    >>> import lstmlab as ll
+    >>> fused_supported(ll.LSTMCell(3, 4)), fused_supported(ll.LSTMCell(3, 4, peephole=True))
+    (True, False)
+    >>> fused_supported(ll.GRUCell(3, 4, reset_after=False)), fused_supported(ll.RNNCell(3, 4))
+    (False, True)
+    """
+    return _runner_class(cell) is not None
+
+
+def _runner_class(cell):
+    if type(cell) is LSTMCell:
+        plain = not (cell.peephole or cell.coupled or cell.proj_size)
+        return FusedLSTM if plain else None
+    if type(cell) is GRUCell:
+        return FusedGRU if cell.reset_after else None
+    if type(cell) is RNNCell:
+        return FusedRNN
+    return None
+
+
+def make_runner(cell, *, reverse=False, fast=True):
+    """The object that runs ``cell`` over sequences: a fused runner, or a Recurrent.
+
+    Parameters
+    ----------
+    cell : RNNCell, LSTMCell or GRUCell
+    reverse : bool
+        Run from the last step to the first.
+    fast : bool
+        False always gives the textbook :class:`~lstmlab.Recurrent`.
+
+    Examples
+    --------
+    >>> import lstmlab as ll
+    >>> make_runner(ll.LSTMCell(3, 4), reverse=True)
+    FusedLSTM(LSTMCell(3, 4), reverse=True)
+    >>> make_runner(ll.LSTMCell(3, 4), fast=False)
+    Recurrent(LSTMCell(3, 4))
+    >>> make_runner(ll.LSTMCell(3, 4, peephole=True))
+    Recurrent(LSTMCell(3, 4, peephole=True))
+    """
+    kind = _runner_class(cell) if fast else None
+    return Recurrent(cell, reverse=reverse) if kind is None else kind(cell, reverse=reverse)
+
+
+class _Workspace:
+    """Big arrays kept between calls and handed out again (shape and dtype must match).
+
+    A fresh multi-megabyte array costs a page fault per 4 KiB on its first
+    write, as much as a few passes over the data; a training loop runs the
+    same shapes again and again, so the runner reuses them. At most two
+    arrays per shape are kept.
+    """
+
+    def __init__(self):
+        self._free = {}
+
+    def take(self, shape, dtype, zero=False):
+        stack = self._free.get((shape, dtype))
+        a = stack.pop() if stack else np.empty(shape, dtype=dtype)
+        if zero:
+            a.fill(0)
+        return a
+
+    def give(self, *arrays):
+        for a in arrays:
+            stack = self._free.setdefault((a.shape, a.dtype), [])
+            if len(stack) < 2:
+                stack.append(a)
+
+
+class _Order:
+    """Where step p, row j of the fused loop comes from in the caller's (t, n).
+
+    Without lengths, step p is time p (or T-1-p when reversed) and rows are
+    the caller's. With lengths, rows are sorted longest first (``perm``), so
+    the rows running at step p are a prefix ``[:steps[p]]``, and a reversed
+    sequence is read from its own last real step: ``tidx[p, j]`` is the
+    caller's time index of step p of sorted row j (a permutation of the
+    steps in each column: padded steps map onto padded steps).
+    """
+
+    def __init__(self, T, N, lengths, reverse):
+        self.T, self.N, self.reverse = T, N, reverse
+        self.partial = lengths is not None and bool((lengths < T).any())
+        self.identity = not (self.partial or reverse)
+        if not self.partial:
+            return
+        self.perm = np.argsort(-lengths, kind="stable")  # sorted row j is caller's row perm[j]
+        self.lengths = lengths[self.perm]  # (N,) descending
+        p = np.arange(T)[:, None]  # (T, 1)
+        self.steps = (self.lengths > p).sum(axis=1).tolist()  # rows running at each step
+        if reverse:
+            self.tidx = np.where(p < self.lengths, self.lengths - 1 - p, p)  # (T, N)
+        else:
+            self.tidx = np.broadcast_to(p, (T, N))
+
+    def gather(self, a, out):
+        """(T, N, ...) in the caller's order -> ``out`` in processing order."""
+        if not self.partial:
+            np.copyto(out, a[::-1] if self.reverse else a)
+        else:
+            out[...] = a[self.tidx, self.perm]
+        return out
+
+    def gather_T(self, a, out):
+        """(T, N, H) in the caller's order -> ``out`` (T, H, N) in processing order."""
+        if self.partial:
+            a = a[self.tidx, self.perm]
+        elif self.reverse:
+            a = a[::-1]
+        np.copyto(out, a.transpose(0, 2, 1))
+        return out
+
+    def scatter(self, src):
+        """(T, N, ...) in processing order -> the caller's order, a new array."""
+        if not self.partial:
+            return (src[::-1] if self.reverse else src).copy()
+        out = np.empty(src.shape, dtype=src.dtype)
+        out[self.tidx, self.perm] = src
+        return out
+
+    def rows_T(self, a):
+        """(N, H) in the caller's row order -> (H, N), sorted rows, a new C-contiguous array."""
+        return np.ascontiguousarray((a[self.perm] if self.partial else a).T)
+
+    def unrows_T(self, a):
+        """(H, N), sorted rows -> (N, H) in the caller's row order, a new array."""
+        if not self.partial:
+            return a.T.copy()
+        out = np.empty(a.T.shape, dtype=a.dtype)
+        out[self.perm] = a.T
+        return out
+
+    def final(self, buf):
+        """The state after each row's last real step, from a (T+1, H, N) buffer, as (N, H)."""
+        if not self.partial:
+            return buf[self.T].T.copy()
+        out = np.empty((self.N, buf.shape[1]), dtype=buf.dtype)
+        out[self.perm] = buf[self.lengths, :, np.arange(self.N)]
+        return out
+
+
+class _FusedRunner(Module):
+    """What the fused runners share: checks, ordering, records and the textbook fallback.
+
+    Inside a runner every per-step array is feature-major, (H, N) rather than
+    (N, H): a step's gates are then contiguous (H, N) blocks, and the step's
+    products ``W_h^T h_prev^T`` and ``W_h da^T`` run faster in OpenBLAS than
+    their row-major twins. The conversion happens once per sequence.
+    Subclasses implement ``_forward(X, state, order)`` and
+    ``_backward(record, dH, ds, order)``.
+    """
+
+    cell_type = None
+
+    def __init__(self, cell, *, reverse=False):
+        super().__init__()
+        if _runner_class(cell) is not type(self):
+            raise TypeError(
+                f"cell: expected a {self.cell_type.__name__} with the options {type(self).__name__}"
+                f" implements, got {cell!r} (use make_runner, which picks Recurrent for it)")
+        self.cell = cell
+        self.reverse = bool(reverse)
+        self.params = cell.params  # the same dicts: optimizers see the cell's arrays
+        self.grads = cell.grads
+        self.add_module("cell", cell)
+        # The textbook path over the same cell, for anomaly hunts and empty inputs; its
+        # records are moved onto this runner's stack, so one stack keeps the order.
+        self._textbook = Recurrent(cell, reverse=reverse)
+        self._ws = _Workspace()
+
+    @property
+    def input_size(self):
+        """D, the cell's input size."""
+        return self.cell.input_size
+
+    @property
+    def hidden_size(self):
+        """H, the cell's hidden size."""
+        return self.cell.hidden_size
+
+    def initial_state(self, N):
+        """Zeros, the cell's initial state for a batch of N (what ``state=None`` means)."""
+        return self.cell.initial_state(N)
+
+    def forward(self, xs, state=None, lengths=None):
+        """Run the cell over all T steps; the same contract as :meth:`Recurrent.forward`.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (T, N, D)
+        state : optional, the cell's state for N (None: zeros)
+        lengths : array of int, shape (N,), optional
+
+        Returns
+        -------
+        hs : ndarray, shape (T, N, H), zeros at padded steps
+        state : the final state (each sequence's state after its last real step)
+        """
+        cell = self.cell
+        check_float_array("xs", xs, ndim=3, dtype=cell.dtype)
+        check_shape("xs", xs, (None, None, cell.input_size),
+                    f"(T, N, D) with D = {cell.input_size}")
+        T, N, D = xs.shape
+        state = cell.initial_state(N) if state is None else cell.check_state(state, N)
+        if lengths is not None:
+            lengths = check_lengths(lengths, N, T)
+        if T == 0 or N == 0 or is_anomaly_enabled():
+            return self._textbook_forward(xs, state, lengths)
+        order = _Order(T, N, lengths, self.reverse)
+        X = order.gather(xs, self._ws.take((T, N, D), cell.dtype))  # the input, copied
+        state = [order.rows_T(a) for a in cell.split_state(state)]  # (H, N) each
+        hs, finals, record = self._forward(X, state, order)  # hs (T, H, N)
+        out = order.scatter(hs.transpose(0, 2, 1)), cell.join_state(
+            [order.final(b) for b in finals])
+        if is_grad_enabled():
+            self.save_for_backward(("fused", order, record))
+        else:
+            self._ws.give(*record)
+        return out
+
+    def backward(self, dhs=None, dstate=None):
+        """Backpropagation through time; the same contract as :meth:`Recurrent.backward`.
+
+        Parameters
+        ----------
+        dhs : ndarray, shape (T, N, H), optional
+        dstate : optional, with the state's structure
+
+        Returns
+        -------
+        dxs : ndarray, shape (T, N, D), exactly zero at padded steps
+        dstate0 : the gradient of the initial state
+        """
+        kind, order, record = self.saved_for_backward()
+        if kind == "textbook":
+            self._textbook._records.append(record)
+            self._textbook._where = self._where
+            return self._textbook.backward(dhs, dstate)
+        cell = self.cell
+        T, N, H = order.T, order.N, cell.hidden_size
+        try:
+            if dhs is not None:
+                check_float_array("dhs", dhs, ndim=3, dtype=cell.dtype)
+                check_shape("dhs", dhs, (T, N, H),
+                            f"(T, N, H) = ({T}, {N}, {H}), the shape of hs of the forward "
+                            "being backpropagated")
+            if dstate is not None:
+                dstate = cell.check_state(dstate, N, name="dstate")
+        except (TypeError, ValueError):
+            self._records.append((kind, order, record))  # a refused gradient consumes nothing
+            raise
+        ws = self._ws
+        dH = None if dhs is None else order.gather_T(dhs, ws.take((T, H, N), cell.dtype))
+        if dstate is None:
+            ds = [np.zeros((H, N), dtype=cell.dtype) for _ in cell.split_state(
+                cell.initial_state(0))]
+        else:
+            ds = [order.rows_T(a) for a in cell.split_state(dstate)]
+        dX = self._backward(record, dH, ds, order)  # (T, N, D); ds becomes dstate0
+        ws.give(*record)
+        if dH is not None:
+            ws.give(dH)
+        dxs = dX if order.identity else order.scatter(dX)
+        dstate0 = cell.join_state([order.unrows_T(d) for d in ds])
+        if is_anomaly_enabled():  # the forward ran fused: check the results as a whole
+            check_finite(self._where, "dxs", dxs, "backward")
+            for name, g in self.grads.items():
+                check_finite(self._where, f"d{name}", g, "backward")
+        return dxs, dstate0
+
+    def _textbook_forward(self, xs, state, lengths):
+        textbook = self._textbook
+        textbook._where = self._where
+        hs, final = textbook.forward(xs, state, lengths)
+        if is_grad_enabled():
+            self.save_for_backward(("textbook", None, textbook._records.pop()))
+        return hs, final
+
+    # -- shared pieces of the subclasses ---------------------------------------------------
+    def _input_products(self, X, W_x, out, rows=None):
+        """``X W_x`` for every step into ``out`` (T, G', N) (rows ``rows`` of it), one product.
+
+        ``rows`` is a list of ``(out_rows, W_x columns)`` pairs (slices) that
+        says where each block of columns of the product goes; default: all.
+        """
+        T, N, D = X.shape
+        G = W_x.shape[1]
+        rows = rows or [(slice(None), slice(None))]
+        if N == 1:
+            XW = X.reshape(T, D) @ W_x  # (T, G): for N = 1 the layouts coincide
+            for dst, src in rows:
+                np.copyto(out[:, dst, 0], XW[:, src])
+            return out
+        XW = self._ws.take((G, T * N), X.dtype)
+        np.matmul(W_x.T, X.reshape(T * N, D).T, out=XW)  # (G, T*N), one product
+        XW3 = XW.reshape(G, T, N).transpose(1, 0, 2)  # (T, G, N) view
+        for dst, src in rows:
+            np.copyto(out[:, dst], XW3[:, src])
+        self._ws.give(XW)
+        return out
+
+    def _rows_major(self, A, T, N):
+        """A (T, G, N) per-step buffer as (T*N, G): a view for N = 1, else a transposed copy.
+
+        The second value is the workspace array to give back (None for a view).
+        """
+        if N == 1:
+            return A[:, :, 0], None
+        G = A.shape[1]
+        At = self._ws.take((G, T, N), A.dtype)
+        np.copyto(At, A.transpose(1, 0, 2))
+        return At.reshape(G, T * N).T, At
+
+    def _steps(self, order):
+        return order.steps if order.partial else None
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.cell!r}{', reverse=True' if self.reverse else ''})"
+
+
+class FusedLSTM(_FusedRunner):
+    """The LSTM over a whole sequence, fused and time-batched (the layers' fast path).
+
+    Computes what :class:`~lstmlab.Recurrent` over an
+    :class:`~lstmlab.LSTMCell` computes (see the module docstring for how),
+    for cells without peepholes, coupling or projection.
+
+    Parameters
+    ----------
+    cell : LSTMCell
+        Its ``params`` are read by name at every call and its ``grads`` accumulate.
+    reverse : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import lstmlab as ll
+    >>> cell = ll.LSTMCell(3, 5, rng=0)
+    >>> fast, textbook = FusedLSTM(cell), ll.Recurrent(cell)
+    >>> xs = np.random.default_rng(1).standard_normal((6, 2, 3))
+    >>> hs, state = fast.forward(xs, lengths=[6, 4])
+    >>> hs_ref, state_ref = textbook.forward(xs, lengths=[6, 4])
+    >>> bool(np.allclose(hs, hs_ref, rtol=1e-12, atol=1e-15)), bool((hs[4:, 1] == 0).all())
+    (True, True)
+    >>> dxs, dstate0 = fast.backward(np.ones_like(hs))
+    >>> dxs_ref, _ = textbook.backward(np.ones_like(hs))
+    >>> bool(np.allclose(dxs, dxs_ref, rtol=1e-12, atol=1e-15))
+    True
+    """
+
+    cell_type = LSTMCell
+
+    def __init__(self, cell, *, reverse=False):
+        super().__init__(cell, reverse=reverse)
+        H, dtype = cell.hidden_size, cell.dtype
+        sig = np.ones((4 * H, 1), dtype=dtype)
+        sig[2 * H:3 * H] = 0.0  # rows i, f, o are sigmoids, g is a tanh
+        self._scale = np.where(sig, 0.5, 1.0).astype(dtype)  # halve the sigmoid rows
+        self._alpha = self._scale  # sigmoid(a) = tanh(a/2) * 1/2 + 1/2
+        self._beta = (0.5 * sig).astype(dtype)
+
+    def _forward(self, X, state, order):
+        T, N, D = X.shape
+        H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        params, scale, alpha, beta = self.params, self._scale, self._alpha, self._beta
+        XW = self._input_products(X, params["W_x"] * scale[:, 0], ws.take((T, 4 * H, N), dtype))
+        if self.cell.bias:
+            XW += params["b"][:, None] * scale  # (T, 4H, N): x W_x + b, sigmoid rows halved
+        W_hT = np.multiply(params["W_h"].T, scale, order="C")  # (4H, H), sigmoid rows halved
+        zero = order.partial  # rows that do not run must hold zeros
+        B = ws.take((T + 1, 5 * H, N), dtype, zero)  # step p: [c_prev; i; f; g; o], (H, N) each
+        Hb = ws.take((T + 1, H, N), dtype, zero)  # Hb[p] = h_prev of step p, Hb[p + 1] = its h
+        TC = ws.take((T, H, N), dtype, zero)  # tanh(c)
+        Hb[0], B[0, :H] = state
+        G = B[:T, H:]  # (T, 4H, N) the gates i, f, g, o
+        CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
+        if not order.partial:
+            Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
+            P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
+            P0, P1 = P[:H], P[H:]
+            for xw, g, ci, fg, o, c, tc, h_prev, h in zip(XW, G, CI, FG, O, C, TC, Hb, Hb[1:]):
+                np.dot(W_hT, h_prev, out=Z)
+                np.add(Z, xw, out=g)  # a (sigmoid rows halved)
+                np.tanh(g, out=g)
+                np.multiply(g, alpha, out=g)
+                np.add(g, beta, out=g)  # i, f, g, o
+                np.multiply(ci, fg, out=P)  # c_prev * f, i * g
+                np.add(P0, P1, out=c)  # c = f * c_prev + i * g, in the next step's c_prev slot
+                np.tanh(c, out=tc)
+                np.multiply(o, tc, out=h)  # h = o * tanh(c)
+        else:
+            for p, n in enumerate(order.steps):  # only the first n (sorted) rows run
+                if n == 0:
+                    break  # rows are sorted: none runs at p or later
+                g = G[p, :, :n]
+                np.add(W_hT @ Hb[p, :, :n], XW[p, :, :n], out=g)
+                np.tanh(g, out=g)
+                np.multiply(g, alpha, out=g)
+                np.add(g, beta, out=g)
+                P = CI[p, :, :n] * FG[p, :, :n]
+                np.add(P[:H], P[H:], out=C[p, :, :n])
+                np.tanh(C[p, :, :n], out=TC[p, :, :n])
+                np.multiply(O[p, :, :n], TC[p, :, :n], out=Hb[p + 1, :, :n])
+        ws.give(XW)
+        return Hb[1:], (Hb, B[:, :H]), (X, B, TC, Hb)
+
+    def _backward(self, record, dH, ds, order):
+        X, B, TC, Hb = record  # consumed: the gate gradients are written over B
+        T, N, D = X.shape
+        H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        dh, dc = ds  # (H, N) each
+        # The coefficients that turn (dh, dc_all) into the gate gradients, for all steps,
+        # in place: step p's [c_prev; i; f; g; o] becomes [K_i; K_f; K_g; K_o; K_c].
+        c_prev, i, f, g, o = (B[:T, k * H:(k + 1) * H] for k in range(5))
+        F, u, v = (ws.take((T, H, N), dtype) for _ in range(3))
+        np.copyto(F, f)  # the loop needs f itself (dc_prev = dc_all * f)
+        np.subtract(1.0, i, out=u)
+        u *= i  # i (1 - i)
+        np.multiply(g, g, out=v)
+        np.subtract(1.0, v, out=v)  # 1 - g^2
+        np.multiply(i, v, out=f)  # K_g = i (1 - g^2)                  da_g = dc_all * K_g
+        np.subtract(1.0, F, out=v)
+        v *= F
+        np.multiply(v, c_prev, out=i)  # K_f = c_prev f (1 - f)       da_f = dc_all * K_f
+        np.multiply(g, u, out=c_prev)  # K_i = g i (1 - i)            da_i = dc_all * K_i
+        np.subtract(1.0, o, out=u)
+        u *= o
+        np.multiply(TC, u, out=g)  # K_o = tanh(c) o (1 - o)          da_o = dh * K_o
+        np.multiply(TC, TC, out=v)
+        np.subtract(1.0, v, out=v)
+        np.multiply(o, v, out=o)  # K_c = o (1 - tanh(c)^2)           dc_all = dc + dh * K_c
+        ws.give(u, v)
+        W_h = self.params["W_h"]  # (H, 4H): dh_prev^T = W_h da^T, no transpose needed
+        B4 = B.reshape(T + 1, 5, H, N)
+        K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
+        if not order.partial:
+            steps = zip(K3[::-1], K2[::-1], DHC[::-1], DA[::-1], F[::-1],
+                        [None] * T if dH is None else dH[::-1])
+            for k3, k2, dhc, da, f_t, dh_t in steps:
+                if dh_t is not None:
+                    np.add(dh, dh_t, out=dh)  # from the output and from step t+1
+                np.multiply(dh, k2, out=k2)  # da_o, dh * K_c
+                np.add(dc, dhc, out=dc)  # dc_all
+                np.multiply(dc, k3, out=k3)  # da_i, da_f, da_g
+                np.multiply(dc, f_t, out=dc)  # dc_prev
+                np.dot(W_h, da, out=dh)  # dh_prev
+        else:
+            for p in reversed(range(T)):
+                n = order.steps[p]
+                if n == 0:
+                    continue
+                dh_n, dc_n, k2, k3 = dh[:, :n], dc[:, :n], K2[p, :, :, :n], K3[p, :, :, :n]
+                if dH is not None:
+                    np.add(dh_n, dH[p, :, :n], out=dh_n)
+                np.multiply(dh_n, k2, out=k2)
+                np.add(dc_n, DHC[p, :, :n], out=dc_n)
+                np.multiply(dc_n, k3, out=k3)
+                np.multiply(dc_n, F[p, :, :n], out=dc_n)
+                dh_n[...] = W_h @ DA[p, :, :n]
+        ws.give(F)
+        return self._products(X, DA, Hb[:T], "W_x", "W_h", "b")
+
+    def _products(self, X, DA, HP, W_x_name, W_h_name, b_name):
+        """After the loop: dW_x, dW_h, db and dX from the (T, G, N) gate gradients DA."""
+        T, N, D = X.shape
+        dA, At = self._rows_major(DA, T, N)  # (T*N, G), zero where rows did not run
+        hp, Ht = self._rows_major(HP, T, N)  # (T*N, H)
+        grads = self.grads
+        grads[W_x_name] += X.reshape(T * N, D).T @ dA
+        grads[W_h_name] += hp.T @ dA
+        if self.cell.bias:
+            grads[b_name] += dA.sum(axis=0)
+        dX = (dA @ self.params[W_x_name].T).reshape(T, N, D)
+        self._ws.give(*(a for a in (At, Ht) if a is not None))
+        return dX
+
+
+class FusedGRU(_FusedRunner):
+    """The GRU (PyTorch's form, ``reset_after=True``) over a whole sequence, fused.
+
+    Computes what :class:`~lstmlab.Recurrent` over a :class:`~lstmlab.GRUCell`
+    computes. The backward is linear in dh, with coefficients taken from the
+    forward's values for all steps at once::
+
+        da_n = dh K_n    K_n  = (1 - z)(1 - n^2)
+        da_r = dh K_r    K_r  = K_n hn r (1 - r)
+        da_z = dh K_z    K_z  = (h_prev - n) z (1 - z)
+        dhn  = dh K_hn   K_hn = K_n r
+        dh_prev = dh z + [da_r, da_z, dhn] W_h^T
+
+    so a backward step is four calls: ``dh += dhs_t``, one multiply for the
+    five products, one product with ``W_h`` and ``dh += dh z``.
+
+    Parameters
+    ----------
+    cell : GRUCell
+        With ``reset_after=True``.
+    reverse : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import lstmlab as ll
+    >>> cell = ll.GRUCell(3, 4, rng=0)
+    >>> xs = np.random.default_rng(1).standard_normal((5, 2, 3))
+    >>> hs, h = FusedGRU(cell, reverse=True).forward(xs)
+    >>> hs_ref, h_ref = ll.Recurrent(cell, reverse=True).forward(xs)
+    >>> bool(np.allclose(hs, hs_ref, rtol=1e-12, atol=1e-15)), bool(np.allclose(h, hs[0]))
+    (True, True)
+    """
+
+    cell_type = GRUCell
+
+    def _forward(self, X, state, order):
+        T, N, D = X.shape
+        H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        params = self.params
+        scale = np.ones(3 * H, dtype=dtype)
+        scale[:2 * H] = 0.5  # r and z are sigmoids: halve their columns
+        # XW rows per step: [x W_xr + b_r (halved); x W_xz + b_z (halved); b_hn; x W_xn + b_n]
+        XW = ws.take((T, 4 * H, N), dtype)
+        self._input_products(X, params["W_x"] * scale, XW,
+                             [(slice(0, 2 * H), slice(0, 2 * H)),
+                              (slice(3 * H, 4 * H), slice(2 * H, 3 * H))])
+        if self.cell.bias:
+            b = params["b"] * scale
+            XW[:, :2 * H] += b[:2 * H, None]
+            XW[:, 3 * H:] += b[2 * H:, None]
+            XW[:, 2 * H:3 * H] = params["b_hn"][:, None]
+        else:
+            XW[:, 2 * H:3 * H] = 0.0
+        W_hT = np.multiply(params["W_h"].T, scale[:, None], order="C")  # (3H, H)
+        zero = order.partial
+        R = ws.take((T, 4 * H, N), dtype, zero)  # step p: [r; z; hn; n], (H, N) each
+        Hb = ws.take((T + 1, H, N), dtype, zero)
+        Hb[0] = state[0]
+        Z = np.empty((3 * H, N), dtype=dtype)
+        D_ = np.empty((H, N), dtype=dtype)
+        steps = order.steps if order.partial else [N] * T
+        for p, n in enumerate(steps):
+            if n == 0:
+                break
+            cut = n < N  # only the first n (sorted) rows run
+            xw, rzhn, h_prev = XW[p], R[p, :3 * H], Hb[p]
+            if cut:
+                xw, rzhn, h_prev = xw[:, :n], rzhn[:, :n], h_prev[:, :n]
+            rz, hn, nn, h = rzhn[:2 * H], rzhn[2 * H:], R[p, 3 * H:], Hb[p + 1]
+            if cut:
+                nn, h = nn[:, :n], h[:, :n]
+                np.add(W_hT @ h_prev, xw[:3 * H], out=rzhn)
+            else:
+                np.dot(W_hT, h_prev, out=Z)
+                np.add(Z, xw[:3 * H], out=rzhn)  # a_r / 2, a_z / 2, hn = h_prev W_hn + b_hn
+            np.tanh(rz, out=rz)
+            np.multiply(rz, 0.5, out=rz)
+            np.add(rz, 0.5, out=rz)  # r, z
+            np.multiply(rzhn[:H], hn, out=nn)  # r * hn
+            np.add(nn, xw[3 * H:], out=nn)
+            np.tanh(nn, out=nn)  # n
+            d = D_[:, :n] if cut else D_
+            np.subtract(h_prev, nn, out=d)
+            np.multiply(rz[H:], d, out=d)
+            np.add(nn, d, out=h)  # h = n + z (h_prev - n) = (1 - z) n + z h_prev
+        ws.give(XW)
+        return Hb[1:], (Hb,), (X, R, Hb)
+
+    def _backward(self, record, dH, ds, order):
+        X, R, Hb = record
+        T, N, D = X.shape
+        H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        (dh,) = ds
+        r, z, hn, n = (R[:, k * H:(k + 1) * H] for k in range(4))
+        # K, step p: [K_n; K_r; K_z; K_hn; z]; times dh it is [da_n; da_r; da_z; dhn; dh z].
+        K = ws.take((T, 5 * H, N), dtype)
+        Kn, Kr, Kz, Khn, Kzz = (K[:, k * H:(k + 1) * H] for k in range(5))
+        np.subtract(1.0, z, out=Khn)
+        np.multiply(n, n, out=Kn)
+        np.subtract(1.0, Kn, out=Kn)
+        Kn *= Khn  # K_n = (1 - z)(1 - n^2)
+        np.subtract(Hb[:T], n, out=Kz)
+        np.subtract(1.0, z, out=Khn)
+        Khn *= z
+        Kz *= Khn  # K_z = (h_prev - n) z (1 - z)
+        np.multiply(Kn, r, out=Khn)  # K_hn = K_n r
+        np.subtract(1.0, r, out=Kr)
+        Kr *= hn
+        Kr *= Khn  # K_r = K_n hn r (1 - r)
+        np.copyto(Kzz, z)
+        if order.partial:  # rows that did not run get no gradient
+            for p, m in enumerate(order.steps):
+                K[p, :, m:] = 0.0
+        W_h = self.params["W_h"]  # (H, 3H)
+        K5 = K.reshape(T, 5, H, N)
+        DHW, DHZ = K[:, H:4 * H], K5[:, 4]  # [da_r; da_z; dhn] and dh z
+        steps = order.steps if order.partial else [N] * T
+        for p in reversed(range(T)):
+            m = steps[p]
+            if m == 0:
+                continue
+            if m == N:
+                if dH is not None:
+                    np.add(dh, dH[p], out=dh)
+                np.multiply(dh, K5[p], out=K5[p])  # da_n, da_r, da_z, dhn, dh z
+                np.dot(W_h, DHW[p], out=dh)
+                np.add(dh, DHZ[p], out=dh)  # dh_prev
+            else:
+                dh_m = dh[:, :m]
+                if dH is not None:
+                    np.add(dh_m, dH[p, :, :m], out=dh_m)
+                np.multiply(dh_m, K5[p, :, :, :m], out=K5[p, :, :, :m])
+                dh_m[...] = W_h @ DHW[p, :, :m] + DHZ[p, :, :m]
+        # dxw = [da_n; da_r; da_z] (n first), dhw = [da_r; da_z; dhn] (PyTorch's order)
+        dA, At = self._rows_major(K[:, :4 * H], T, N)  # (T*N, 4H)
+        hp, Ht = self._rows_major(Hb[:T], T, N)
+        dxw, dhw = dA[:, :3 * H], dA[:, H:]
+        grads, W_x = self.grads, self.params["W_x"]
+        dW_x = X.reshape(T * N, D).T @ dxw  # (D, 3H), columns n, r, z
+        grads["W_x"][:, :2 * H] += dW_x[:, H:]
+        grads["W_x"][:, 2 * H:] += dW_x[:, :H]
+        grads["W_h"] += hp.T @ dhw
+        if self.cell.bias:
+            db = dA.sum(axis=0)  # [n, r, z, hn]
+            grads["b"][:2 * H] += db[H:3 * H]
+            grads["b"][2 * H:] += db[:H]
+            grads["b_hn"] += db[3 * H:]
+        W_x_nrz = np.concatenate((W_x[:, 2 * H:], W_x[:, :2 * H]), axis=1)  # (D, 3H)
+        dX = (dxw @ W_x_nrz.T).reshape(T, N, D)
+        ws.give(K, *(a for a in (At, Ht) if a is not None))
+        return dX
+
+
+class FusedRNN(_FusedRunner):
+    """The Elman RNN (tanh or relu) over a whole sequence, fused.
+
+    Computes what :class:`~lstmlab.Recurrent` over an :class:`~lstmlab.RNNCell`
+    computes: a forward step is three calls (``W_h^T h_prev``, ``+ xw``, the
+    activation), a backward step three (``dh += dhs_t``, ``da = dh act'``,
+    ``dh = W_h da``), with ``act'`` read from the kept h for all steps at once.
+
+    Parameters
+    ----------
+    cell : RNNCell
+    reverse : bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import lstmlab as ll
+    >>> cell = ll.RNNCell(3, 4, nonlinearity="relu", rng=0)
+    >>> xs = np.random.default_rng(1).standard_normal((5, 2, 3))
+    >>> hs, h = FusedRNN(cell).forward(xs, lengths=[5, 3])
+    >>> hs_ref, h_ref = ll.Recurrent(cell).forward(xs, lengths=[5, 3])
+    >>> bool(np.allclose(hs, hs_ref, rtol=1e-12, atol=1e-15)), bool(np.allclose(h, h_ref))
+    (True, True)
+    """
+
+    cell_type = RNNCell
+
+    def _forward(self, X, state, order):
+        T, N, D = X.shape
+        H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        params = self.params
+        XW = self._input_products(X, params["W_x"], ws.take((T, H, N), dtype))
+        if self.cell.bias:
+            XW += params["b"][:, None]
+        W_hT = np.ascontiguousarray(params["W_h"].T)
+        Hb = ws.take((T + 1, H, N), dtype, order.partial)
+        Hb[0] = state[0]
+        tanh = self.cell.nonlinearity == "tanh"
+        if not order.partial:
+            for xw, h_prev, h in zip(XW, Hb, Hb[1:]):
+                np.dot(W_hT, h_prev, out=h)
+                np.add(h, xw, out=h)
+                if tanh:
+                    np.tanh(h, out=h)
+                else:
+                    np.maximum(h, 0.0, out=h)
+        else:
+            for p, n in enumerate(order.steps):
+                if n == 0:
+                    break
+                h = Hb[p + 1, :, :n]
+                np.add(W_hT @ Hb[p, :, :n], XW[p, :, :n], out=h)
+                if tanh:
+                    np.tanh(h, out=h)
+                else:
+                    np.maximum(h, 0.0, out=h)
+        ws.give(XW)
+        return Hb[1:], (Hb,), (X, Hb)
+
+    def _backward(self, record, dH, ds, order):
+        X, Hb = record
+        T, N, D = X.shape
+        H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        (dh,) = ds
+        DA = ws.take((T, H, N), dtype)  # act'(a) from h, then da = dh act'
+        h = Hb[1:]
+        if self.cell.nonlinearity == "tanh":
+            np.multiply(h, h, out=DA)
+            np.subtract(1.0, DA, out=DA)
+        else:
+            np.greater(h, 0.0, out=DA)
+        if order.partial:
+            for p, m in enumerate(order.steps):
+                DA[p, :, m:] = 0.0
+        W_h = self.params["W_h"]
+        if not order.partial:
+            for da, dh_t in zip(DA[::-1], [None] * T if dH is None else dH[::-1]):
+                if dh_t is not None:
+                    np.add(dh, dh_t, out=dh)
+                np.multiply(da, dh, out=da)
+                np.dot(W_h, da, out=dh)
+        else:
+            for p in reversed(range(T)):
+                m = order.steps[p]
+                if m == 0:
+                    continue
+                dh_m, da = dh[:, :m], DA[p, :, :m]
+                if dH is not None:
+                    np.add(dh_m, dH[p, :, :m], out=dh_m)
+                np.multiply(da, dh_m, out=da)
+                dh_m[...] = W_h @ da
+        dX = FusedLSTM._products(self, X, DA, Hb[:T], "W_x", "W_h", "b")
+        ws.give(DA)
+        return dX
