@@ -217,7 +217,7 @@ def grad_norms_through_time(norms, *, title=None, ylabel="norm of dL/dh", path=N
         k = np.arange(len(values))[::-1].astype(float)  # steps back from the last step
         keep = values > 0
         ax.plot(k[keep][::-1], values[keep][::-1], label=label, lw=1.6)
-    ax.set_xlabel("k, steps back from the loss (gradient of h at step T-1-k)")
+    ax.set_xlabel("k, steps back from the loss (the gradient at step t = T-1-k)")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
