@@ -50,9 +50,10 @@ reads (LSTM: i, f, g, o, c, tanh(c), h = 7H; GRU: r, z, hn, n, h = 5H; RNN:
 h = 1H) plus the copy of the input. Options a runner does not implement
 (peephole, coupled and projected LSTMs, the GRU with ``reset_after=False``)
 run the textbook cells: :func:`make_runner` returns a
-:class:`~lstmlab.Recurrent` for them. Under ``ll.detect_anomaly()``, and for
-empty sequences or batches, a runner also hands the work to the textbook
-path, which checks and names every step.
+:class:`~lstmlab.Recurrent` for them. Empty sequences or batches (T = 0 or
+N = 0) are handed to the textbook path too. Under ``ll.detect_anomaly()`` a
+runner checks every step's state (forward) and state gradient (backward) and
+names the first bad one, as Recurrent does, without changing any number.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ class _Order:
 
     def rows_T(self, a):
         """(N, H) in the caller's row order -> (H, N), sorted rows, a new C-contiguous array."""
-        return np.ascontiguousarray((a[self.perm] if self.partial else a).T)
+        return np.array((a[self.perm] if self.partial else a).T, order="C")  # always a copy
 
     def unrows_T(self, a):
         """(H, N), sorted rows -> (N, H) in the caller's row order, a new array."""
@@ -242,7 +243,7 @@ class _FusedRunner(Module):
         self.params = cell.params  # the same dicts: optimizers see the cell's arrays
         self.grads = cell.grads
         self.add_module("cell", cell)
-        # The textbook path over the same cell, for anomaly hunts and empty inputs; its
+        # The textbook path over the same cell, for empty inputs; its
         # records are moved onto this runner's stack, so one stack keeps the order.
         self._textbook = Recurrent(cell, reverse=reverse)
         self._ws = _Workspace()
@@ -283,12 +284,16 @@ class _FusedRunner(Module):
         state = cell.initial_state(N) if state is None else cell.check_state(state, N)
         if lengths is not None:
             lengths = check_lengths(lengths, N, T)
-        if T == 0 or N == 0 or is_anomaly_enabled():
+        if T == 0 or N == 0:
             return self._textbook_forward(xs, state, lengths)
+        anomaly = is_anomaly_enabled()
+        if anomaly and not np.isfinite(xs).all():  # name the first bad step
+            for t in range(T):
+                check_finite(self._where, "x", xs[t], "forward", t)
         order = _Order(T, N, lengths, self.reverse)
         X = order.gather(xs, self._ws.take((T, N, D), cell.dtype))  # the input, copied
         state = [order.rows_T(a) for a in cell.split_state(state)]  # (H, N) each
-        hs, finals, record = self._forward(X, state, order)  # hs (T, H, N)
+        hs, finals, record = self._forward(X, state, order)  # hs (T, H, N); checks each step
         out = order.scatter(hs.transpose(0, 2, 1)), cell.join_state(
             [order.final(b) for b in finals])
         if is_grad_enabled():
@@ -341,7 +346,7 @@ class _FusedRunner(Module):
             ws.give(dH)
         dxs = dX if order.identity else order.scatter(dX)
         dstate0 = cell.join_state([order.unrows_T(d) for d in ds])
-        if is_anomaly_enabled():  # the forward ran fused: check the results as a whole
+        if is_anomaly_enabled():  # the states were checked step by step; now the results
             check_finite(self._where, "dxs", dxs, "backward")
             for name, g in self.grads.items():
                 check_finite(self._where, f"d{name}", g, "backward")
@@ -390,8 +395,18 @@ class _FusedRunner(Module):
         np.copyto(At, A.transpose(1, 0, 2))
         return At.reshape(G, T * N).T, At
 
-    def _steps(self, order):
-        return order.steps if order.partial else None
+    def _check_step(self, order, p, direction="backward", **arrays):
+        """Under ``ll.detect_anomaly()``: raise if a state (or its gradient), (H, N), is not finite.
+
+        Names the step in the caller's time (``dh at t=37``), as Recurrent does.
+        """
+        for name, d in arrays.items():
+            finite = np.isfinite(d).all(axis=0)
+            if not finite.all():
+                j = int(np.argmin(finite))  # the first row that is not finite
+                t = int(order.tidx[p, j]) if order.partial else (
+                    order.T - 1 - p if order.reverse else p)
+                check_finite(self._where, name, order.unrows_T(d), direction, t)
 
     def __repr__(self):
         return f"{type(self).__name__}({self.cell!r}{', reverse=True' if self.reverse else ''})"
@@ -453,11 +468,13 @@ class FusedLSTM(_FusedRunner):
         Hb[0], B[0, :H] = state
         G = B[:T, H:]  # (T, 4H, N) the gates i, f, g, o
         CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
+        check = is_anomaly_enabled()
         if not order.partial:
             Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
-            for xw, g, ci, fg, o, c, tc, h_prev, h in zip(XW, G, CI, FG, O, C, TC, Hb, Hb[1:]):
+            steps = zip(range(T), XW, G, CI, FG, O, C, TC, Hb, Hb[1:])
+            for p, xw, g, ci, fg, o, c, tc, h_prev, h in steps:
                 np.dot(W_hT, h_prev, out=Z)
                 np.add(Z, xw, out=g)  # a (sigmoid rows halved)
                 np.tanh(g, out=g)
@@ -467,6 +484,8 @@ class FusedLSTM(_FusedRunner):
                 np.add(P0, P1, out=c)  # c = f * c_prev + i * g, in the next step's c_prev slot
                 np.tanh(c, out=tc)
                 np.multiply(o, tc, out=h)  # h = o * tanh(c)
+                if check:  # c first: h is computed from it
+                    self._check_step(order, p, "forward", c=c, h=h)
         else:
             for p, n in enumerate(order.steps):  # only the first n (sorted) rows run
                 if n == 0:
@@ -480,6 +499,8 @@ class FusedLSTM(_FusedRunner):
                 np.add(P[:H], P[H:], out=C[p, :, :n])
                 np.tanh(C[p, :, :n], out=TC[p, :, :n])
                 np.multiply(O[p, :, :n], TC[p, :, :n], out=Hb[p + 1, :, :n])
+                if check:
+                    self._check_step(order, p, "forward", c=C[p], h=Hb[p + 1])
         ws.give(XW)
         return Hb[1:], (Hb, B[:, :H]), (X, B, TC, Hb)
 
@@ -510,12 +531,13 @@ class FusedLSTM(_FusedRunner):
         np.multiply(o, v, out=o)  # K_c = o (1 - tanh(c)^2)           dc_all = dc + dh * K_c
         ws.give(u, v)
         W_h = self.params["W_h"]  # (H, 4H): dh_prev^T = W_h da^T, no transpose needed
+        check = is_anomaly_enabled()
         B4 = B.reshape(T + 1, 5, H, N)
         K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
         if not order.partial:
-            steps = zip(K3[::-1], K2[::-1], DHC[::-1], DA[::-1], F[::-1],
-                        [None] * T if dH is None else dH[::-1])
-            for k3, k2, dhc, da, f_t, dh_t in steps:
+            steps = zip(range(T - 1, -1, -1), K3[::-1], K2[::-1], DHC[::-1], DA[::-1],
+                        F[::-1], [None] * T if dH is None else dH[::-1])
+            for p, k3, k2, dhc, da, f_t, dh_t in steps:
                 if dh_t is not None:
                     np.add(dh, dh_t, out=dh)  # from the output and from step t+1
                 np.multiply(dh, k2, out=k2)  # da_o, dh * K_c
@@ -523,6 +545,8 @@ class FusedLSTM(_FusedRunner):
                 np.multiply(dc, k3, out=k3)  # da_i, da_f, da_g
                 np.multiply(dc, f_t, out=dc)  # dc_prev
                 np.dot(W_h, da, out=dh)  # dh_prev
+                if check:
+                    self._check_step(order, p, dh=dh, dc=dc)
         else:
             for p in reversed(range(T)):
                 n = order.steps[p]
@@ -536,6 +560,8 @@ class FusedLSTM(_FusedRunner):
                 np.multiply(dc_n, k3, out=k3)
                 np.multiply(dc_n, F[p, :, :n], out=dc_n)
                 dh_n[...] = W_h @ DA[p, :, :n]
+                if check:
+                    self._check_step(order, p, dh=dh, dc=dc)
         ws.give(F)
         return self._products(X, DA, Hb[:T], "W_x", "W_h", "b")
 
@@ -616,6 +642,7 @@ class FusedGRU(_FusedRunner):
         Z = np.empty((3 * H, N), dtype=dtype)
         D_ = np.empty((H, N), dtype=dtype)
         steps = order.steps if order.partial else [N] * T
+        check = is_anomaly_enabled()
         for p, n in enumerate(steps):
             if n == 0:
                 break
@@ -640,6 +667,8 @@ class FusedGRU(_FusedRunner):
             np.subtract(h_prev, nn, out=d)
             np.multiply(rz[H:], d, out=d)
             np.add(nn, d, out=h)  # h = n + z (h_prev - n) = (1 - z) n + z h_prev
+            if check:
+                self._check_step(order, p, "forward", h=Hb[p + 1])
         ws.give(XW)
         return Hb[1:], (Hb,), (X, R, Hb)
 
@@ -669,6 +698,7 @@ class FusedGRU(_FusedRunner):
             for p, m in enumerate(order.steps):
                 K[p, :, m:] = 0.0
         W_h = self.params["W_h"]  # (H, 3H)
+        check = is_anomaly_enabled()
         K5 = K.reshape(T, 5, H, N)
         DHW, DHZ = K[:, H:4 * H], K5[:, 4]  # [da_r; da_z; dhn] and dh z
         steps = order.steps if order.partial else [N] * T
@@ -688,6 +718,8 @@ class FusedGRU(_FusedRunner):
                     np.add(dh_m, dH[p, :, :m], out=dh_m)
                 np.multiply(dh_m, K5[p, :, :, :m], out=K5[p, :, :, :m])
                 dh_m[...] = W_h @ DHW[p, :, :m] + DHZ[p, :, :m]
+            if check:
+                self._check_step(order, p, dh=dh)
         # dxw = [da_n; da_r; da_z] (n first), dhw = [da_r; da_z; dhn] (PyTorch's order)
         dA, At = self._rows_major(K[:, :4 * H], T, N)  # (T*N, 4H)
         hp, Ht = self._rows_major(Hb[:T], T, N)
@@ -746,14 +778,17 @@ class FusedRNN(_FusedRunner):
         Hb = ws.take((T + 1, H, N), dtype, order.partial)
         Hb[0] = state[0]
         tanh = self.cell.nonlinearity == "tanh"
+        check = is_anomaly_enabled()
         if not order.partial:
-            for xw, h_prev, h in zip(XW, Hb, Hb[1:]):
+            for p, xw, h_prev, h in zip(range(T), XW, Hb, Hb[1:]):
                 np.dot(W_hT, h_prev, out=h)
                 np.add(h, xw, out=h)
                 if tanh:
                     np.tanh(h, out=h)
                 else:
                     np.maximum(h, 0.0, out=h)
+                if check:
+                    self._check_step(order, p, "forward", h=h)
         else:
             for p, n in enumerate(order.steps):
                 if n == 0:
@@ -764,6 +799,8 @@ class FusedRNN(_FusedRunner):
                     np.tanh(h, out=h)
                 else:
                     np.maximum(h, 0.0, out=h)
+                if check:
+                    self._check_step(order, p, "forward", h=Hb[p + 1])
         ws.give(XW)
         return Hb[1:], (Hb,), (X, Hb)
 
@@ -783,12 +820,16 @@ class FusedRNN(_FusedRunner):
             for p, m in enumerate(order.steps):
                 DA[p, :, m:] = 0.0
         W_h = self.params["W_h"]
+        check = is_anomaly_enabled()
         if not order.partial:
-            for da, dh_t in zip(DA[::-1], [None] * T if dH is None else dH[::-1]):
+            steps = zip(range(T - 1, -1, -1), DA[::-1], [None] * T if dH is None else dH[::-1])
+            for p, da, dh_t in steps:
                 if dh_t is not None:
                     np.add(dh, dh_t, out=dh)
                 np.multiply(da, dh, out=da)
                 np.dot(W_h, da, out=dh)
+                if check:
+                    self._check_step(order, p, dh=dh)
         else:
             for p in reversed(range(T)):
                 m = order.steps[p]
@@ -799,6 +840,8 @@ class FusedRNN(_FusedRunner):
                     np.add(dh_m, dH[p, :, :m], out=dh_m)
                 np.multiply(da, dh_m, out=da)
                 dh_m[...] = W_h @ da
+                if check:
+                    self._check_step(order, p, dh=dh)
         dX = FusedLSTM._products(self, X, DA, Hb[:T], "W_x", "W_h", "b")
         ws.give(DA)
         return dX

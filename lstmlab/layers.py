@@ -1,8 +1,8 @@
 """PyTorch-shaped recurrent layers: RNN, LSTM and GRU, stacked and bidirectional.
 
-Each layer is a grid of :class:`~lstmlab.recurrent.Recurrent` wrappers, one
-per (layer, direction), with PyTorch's constructor, shapes and weight names,
-so a model written for ``torch.nn.LSTM`` reads the same here::
+Each layer is a grid of runners, one per (layer, direction), with PyTorch's
+constructor, shapes and weight names, so a model written for ``torch.nn.LSTM``
+reads the same here::
 
     x (T, N, D) -> layer 0: fwd and bwd over x     -> concat -> (T, N, dirs*H)
                 -> dropout (training, not after the last layer)
@@ -13,6 +13,15 @@ A layer keeps one record per forward (its dropout masks; the wrappers keep
 their own), so one layer object used k times in a forward (a Siamese
 encoder, a decoder run step by step) is backpropagated by k backwards in
 reverse order. Under ``ll.no_grad()`` nothing is kept.
+
+A runner is, by default (``fast=True``), the fused whole-sequence runner of
+:mod:`lstmlab.fused`, which computes the same numbers as the textbook cells
+(proven equal in float64 to 1e-12) several times faster; with ``fast=False``,
+and for the options the fused runners do not implement (peephole, coupled
+and projected LSTMs, ``reset_after=False``), it is a
+:class:`~lstmlab.Recurrent` over the textbook cell, whose every step can be
+read and stepped through. Both hold the same cell objects, so the parameter
+names, the weights and the gradients do not depend on the path.
 """
 
 from __future__ import annotations
@@ -20,13 +29,13 @@ from __future__ import annotations
 import numpy as np
 
 from .checks import check_float_array, check_float_dtype, check_positive_int, check_shape
+from .fused import make_runner
 from .gru import GRUCell
 from .init import as_generator
 from .interop import load_torch_state_dict, torch_grads, torch_state_dict
 from .lstm import LSTMCell
 from .modes import is_grad_enabled
 from .module import Module
-from .recurrent import Recurrent
 from .rnn import RNNCell
 
 __all__ = ["RNN", "LSTM", "GRU"]
@@ -39,8 +48,9 @@ class _RecurrentLayer(Module):
     """
 
     def __init__(self, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                 bidirectional, dtype, rng):
+                 bidirectional, dtype, rng, fast=True):
         super().__init__()
+        self.fast = bool(fast)  # the fused runners of lstmlab/fused.py; False: the cells
         self.input_size = check_positive_int("input_size", input_size)
         self.hidden_size = check_positive_int("hidden_size", hidden_size)
         self.num_layers = check_positive_int("num_layers", num_layers)
@@ -73,7 +83,8 @@ class _RecurrentLayer(Module):
                  else self.num_directions * self.layers[-1][0].cell.output_size)
             directions = []
             for d, name in zip(range(self.num_directions), ("fwd", "bwd")):
-                rec = Recurrent(make_cell(D), reverse=(d == 1))
+                # A fused runner where one implements the cell's options, else Recurrent
+                rec = make_runner(make_cell(D), reverse=(d == 1), fast=self.fast)
                 self.add_module(f"layers.{layer}.{name}", rec)
                 directions.append(rec)
             self.layers.append(directions)
@@ -292,10 +303,17 @@ class _RecurrentLayer(Module):
     def _options(self):
         options = {"num_layers": self.num_layers, "bias": self.bias,
                    "batch_first": self.batch_first, "dropout": self.dropout,
-                   "bidirectional": self.bidirectional}
+                   "bidirectional": self.bidirectional, **self._cell_options(),
+                   "dtype": self.dtype.name, "fast": self.fast}
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "bidirectional": False}
+                    "bidirectional": False, **self._cell_option_defaults,
+                    "dtype": "float64", "fast": True}
         return {k: v for k, v in options.items() if v != defaults[k]}
+
+    _cell_option_defaults = {}  # the subclass's own options and their defaults
+
+    def _cell_options(self):
+        return {k: getattr(self, k) for k in self._cell_option_defaults}
 
 
 class RNN(_RecurrentLayer):
@@ -327,13 +345,18 @@ class RNN(_RecurrentLayer):
     rng : None, int or np.random.Generator
         Draws every initial weight (layer 0 fwd, layer 0 bwd, layer 1 ...) and
         the dropout masks; kept as the attribute ``rng``.
+    fast : bool, default True
+        Run the fused runners of :mod:`lstmlab.fused`; False runs the
+        textbook cells through :class:`~lstmlab.Recurrent` (same numbers,
+        slower, every step visible).
 
     Attributes
     ----------
     params, grads : dict
         Dotted keys ``"layers.{l}.{fwd|bwd}.{W_x|W_h|b}"``, the cells' own arrays.
-    layers : list of list of Recurrent
-        ``layers[l][d]``.
+    layers : list of list of runners
+        ``layers[l][d]``: a fused runner (``FusedRNN``...) or a ``Recurrent``;
+        ``layers[l][d].cell`` is the cell either way.
     training : bool
 
     Examples
@@ -352,18 +375,14 @@ class RNN(_RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, *, dtype=np.float64,
-                 rng=None):
+                 rng=None, fast=True):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, rng)
+                         bidirectional, dtype, rng, fast)
         self.nonlinearity = nonlinearity
         self._build(lambda D: RNNCell(D, self.hidden_size, nonlinearity=nonlinearity, bias=bias,
                                       dtype=dtype, rng=self.rng))
 
-    def _options(self):
-        options = super()._options()
-        if self.nonlinearity != "tanh":
-            options = {"nonlinearity": self.nonlinearity, **options}
-        return options
+    _cell_option_defaults = {"nonlinearity": "tanh"}
 
 
 class LSTM(_RecurrentLayer):
@@ -396,6 +415,8 @@ class LSTM(_RecurrentLayer):
         0 means no projection. Runs the textbook cells.
     dtype : floating dtype, default float64
     rng : None, int or np.random.Generator
+    fast : bool, default True
+        The fused runners (see :class:`RNN`); False runs the textbook cells.
 
     Attributes
     ----------
@@ -416,18 +437,33 @@ class LSTM(_RecurrentLayer):
     ((2, 4, 3), (4, 2, 5))
     >>> lstm.torch_state_dict()["weight_hh_l1_reverse"].shape
     (20, 5)
+
+    The fused path (the default) and the textbook cells give the same numbers:
+
+    >>> slow = ll.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, rng=0,
+    ...                fast=False)
+    >>> slow, type(slow.layers[0][0]).__name__, type(lstm.layers[0][0]).__name__
+    (LSTM(3, 5, num_layers=2, batch_first=True, bidirectional=True, fast=False), 'Recurrent', 'FusedLSTM')
+    >>> out_slow, _ = slow.forward(x, lengths=[4, 3])
+    >>> bool(np.allclose(out_slow, out, rtol=1e-12, atol=1e-15))
+    True
+    >>> ll.LSTM(3, 5, peephole=True, forget_bias=1.0)    # no fused runner: the cells run
+    LSTM(3, 5, peephole=True, forget_bias=1.0)
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, peephole=False, coupled=False,
-                 forget_bias=0.0, proj_size=0, dtype=np.float64, rng=None):
+                 forget_bias=0.0, proj_size=0, dtype=np.float64, rng=None, fast=True):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, rng)
+                         bidirectional, dtype, rng, fast)
         self.peephole, self.coupled, self.forget_bias = peephole, coupled, forget_bias
         self.proj_size = proj_size
         self._build(lambda D: LSTMCell(D, self.hidden_size, peephole=peephole, coupled=coupled,
                                        forget_bias=forget_bias, bias=bias, proj_size=proj_size,
                                        dtype=dtype, rng=self.rng))
+
+    _cell_option_defaults = {"peephole": False, "coupled": False, "forget_bias": 0.0,
+                             "proj_size": 0}
 
 
 class GRU(_RecurrentLayer):
@@ -452,6 +488,8 @@ class GRU(_RecurrentLayer):
         PyTorch's form (True, default) or Cho et al.'s (False).
     dtype : floating dtype, default float64
     rng : None, int or np.random.Generator
+    fast : bool, default True
+        The fused runners (see :class:`RNN`); False runs the textbook cells.
 
     Attributes
     ----------
@@ -472,9 +510,11 @@ class GRU(_RecurrentLayer):
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, reset_after=True, dtype=np.float64,
-                 rng=None):
+                 rng=None, fast=True):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, rng)
+                         bidirectional, dtype, rng, fast)
         self.reset_after = reset_after
         self._build(lambda D: GRUCell(D, self.hidden_size, reset_after=reset_after, bias=bias,
                                       dtype=dtype, rng=self.rng))
+
+    _cell_option_defaults = {"reset_after": True}

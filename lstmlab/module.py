@@ -103,7 +103,7 @@ class Module:
         --------
         >>> import lstmlab as ll
         >>> [(name, type(m).__name__) for name, m in ll.GRU(2, 3, rng=0).modules()]
-        [('', 'GRU'), ('layers.0.fwd', 'Recurrent'), ('layers.0.fwd.cell', 'GRUCell')]
+        [('', 'GRU'), ('layers.0.fwd', 'FusedGRU'), ('layers.0.fwd.cell', 'GRUCell')]
         """
         seen = set()
         stack = [("", self)]
