@@ -323,14 +323,12 @@ plot.learning_curves(curves, xlabel="epoch", ylabel="held-out exact match", ylim
 # %%
 def heatmaps(model, pairs, path):
     """One panel of attention weights (output chars x input chars) per pair."""
-    from matplotlib.figure import Figure
-
     answers, _ = translate(model, pairs)
     src, src_len, _, _ = batch(pairs)
     dec_in, _ = ll.data.pad_sequences([np.concatenate([[GO], tgt_vocab.encode(list(a))])
                                        for a in answers], pad_value=PAD)
     weights = model.attention_weights(src, src_len, dec_in)  # (T_out, N, T_in)
-    fig = Figure(figsize=(10, 2.6 * ((len(pairs) + 1) // 2)), layout="constrained")
+    fig = plot.figure((10, 2.6 * ((len(pairs) + 1) // 2)))  # shows itself in a notebook
     axes = fig.subplots((len(pairs) + 1) // 2, 2, squeeze=False).ravel()
     for n, (ax, (text, _), answer) in enumerate(zip(axes, pairs, answers)):
         w = weights[:len(answer), n, :len(text)]

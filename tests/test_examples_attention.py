@@ -83,6 +83,9 @@ def test_runs_as_a_notebook(name, tmp_path):
                    for o in c.get("outputs", []))
     assert "held-out exact match" in text
     assert list((tmp_path / "out" / name).glob("*.png"))
+    images = [o for c in notebook.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if "image/png" in o.get("data", {})]
+    assert len(images) == {"date_format": 2, "seq2seq_addition": 1}[name]  # figures inline
 
 
 def definitions(name, wanted, **namespace):
