@@ -26,6 +26,7 @@ from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
 from .lstm import LSTMCache, LSTMCell, LSTMState
+from .many_to_one import ManyToOne
 from .metrics import accuracy, bits_per_char, perplexity
 from .model import Model
 from .modes import check_finite, detect_anomaly, is_anomaly_enabled, is_grad_enabled, no_grad
@@ -52,7 +53,7 @@ __all__ = [
     "Linear", "Embedding",
     "Attention", "Seq2Seq", "greedy_decode", "beam_search",
     "cross_entropy", "nll_loss", "mse", "binary_cross_entropy_with_logits",
-    "Model",
+    "Model", "ManyToOne",
     "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
     "clip_grad_norm", "clip_grad_value",
     "save", "load", "load_extra",
