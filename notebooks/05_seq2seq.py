@@ -225,14 +225,16 @@ for n, (ax, s) in enumerate(zip(axes, examples)):
     image = ax.imshow(weights[:len(s) + 1, n, :len(s)], cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(s)), list(s))
     ax.set_yticks(range(len(s) + 1), list(s[::-1]) + ["<end>"])
-    ax.set(xlabel="input (read)", ylabel="output (written)" if n == 0 else None)
+    ax.set(xlabel="input (read)", ylabel="output (written)" if n == 0 else None, title=repr(s))
+    ax.title.set_fontsize(9)
 fig.colorbar(image, ax=list(axes), shrink=0.8, label="attention weight")
 fig
 
 # %% [markdown]
 # Each row (an output letter) puts nearly all its weight on one input letter, the one it
 # copies, and the rows walk backwards through the input. The model was never told to do
-# this; the anti-diagonal is what made the loss go down. The attention's backward, node by
+# this; the anti-diagonal is what made the loss go down. (Where a letter repeats, the weight
+# may spread over the copies: any of them gives the right letter.) The attention's backward, node by
 # node, is in [docs/attention.md](../docs/attention.md#backward-node-by-node), and
 # `ll.check_layer` checks it numerically like every other part (notebook 02).
 #
