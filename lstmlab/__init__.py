@@ -4,6 +4,7 @@ Every forward has an explicit backward, and every backward is proven by a
 numerical gradient check. Read ``lstmlab/lstm.py`` next to ``docs/lstm.md``.
 """
 
+from . import corpus as corpus  # the module ll.corpus: stdlib_docstrings, read_ptb, ...
 from . import data as data  # the module ll.data: Vocab, bptt_batches, ...
 from .attention import Attention
 from .clip import clip_grad_norm, clip_grad_value
