@@ -82,8 +82,8 @@ grads_by_hand = {name: g.copy() for name, g in cell.grads.items()}
 cell.zero_grad()
 dxs, dstate0 = layer.backward(G)  # Recurrent: backward of its last forward
 print("dxs largest difference:", f"{np.abs(dxs - dxs_by_hand).max():.1e}")
-for name in cell.grads:
-    print(f"d{name:4} largest difference: {np.abs(cell.grads[name] - grads_by_hand[name]).max():.1e}")
+for name, grad in cell.grads.items():
+    print(f"d{name:4} largest difference: {np.abs(grad - grads_by_hand[name]).max():.1e}")
 
 # %% [markdown]
 # One cell object served all T steps, so its weight gradients are **sums** over the steps:

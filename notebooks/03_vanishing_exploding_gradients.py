@@ -131,7 +131,8 @@ plot.grad_norms_through_time(bias_curves, ylabel="norm of dL/dc",
 # bias 3 it does not decay at all. (The cell's gradient is not *only* a product of `f`s: at
 # every step the gradient reaching `h` also flows into `c` through `h = o * tanh(c)`, which
 # is why the lines are not perfectly straight.) This is why the forget-gate bias is
-# initialised to 1 (or more for long dependencies), and why `ll.LSTMCell` and `ll.LSTM` take `forget_bias=`. More in
+# initialised to 1 (or more for long dependencies), and why `ll.LSTMCell` and `ll.LSTM`
+# take `forget_bias=`. More in
 # [docs/gradients.md](../docs/gradients.md#why-the-lstms-gradient-survives) and
 # [docs/variants.md](../docs/variants.md).
 #
@@ -149,7 +150,7 @@ before = np.concatenate([g.ravel() for g in grads.values()])
 total = ll.clip_grad_norm(grads, max_norm=1.0)  # in place; returns the norm before clipping
 after = np.concatenate([g.ravel() for g in grads.values()])
 print(f"norm before {total:g}, after {np.linalg.norm(after):.6f}")
-print("same direction:", np.allclose(after / np.linalg.norm(after), before / np.linalg.norm(before)))
+print("same direction:", np.allclose(after / np.linalg.norm(after), before / total))
 
 # %% [markdown]
 # The task: a tanh RNN with `s = 1.5` (a regime where the gradient grows through time)
@@ -215,10 +216,10 @@ plot.learning_curves({label: norms for label, (_, norms) in runs.items()}, logy=
 # %% [markdown]
 # Without clipping the gradient norm climbs by many orders of magnitude within a few
 # hundred steps and the loss follows it up, out of the top of the plot (here the run ended
-# in an overflow; on another machine the step can differ, since it depends on rounding). With clipping, the same
-# gradients, shortened to length 1 when they are longer, drive the loss well below the 1/3
-# of predicting 0. Note that clipping does not make the gradient norms small: they still
-# spike, but a spike no longer throws the weights away.
+# in an overflow; on another machine the step can differ, since it depends on rounding).
+# With clipping, the same gradients, shortened to length 1 when they are longer, drive the
+# loss well below the 1/3 of predicting 0. Note that clipping does not make the gradient
+# norms small: they still spike, but a spike no longer throws the weights away.
 #
 # Clipping treats the symptom of exploding gradients; for vanishing ones there is no
 # clipping. The cure is architectural: the LSTM's and the GRU's additive paths, a good
