@@ -165,8 +165,9 @@ def learning_curves(curves, *, baselines=None, xlabel="step", ylabel="loss", log
             raw.set_label(f"_{label} (raw)")  # a leading underscore keeps it out of the legend
         else:
             ax.plot(x, y, label=label, lw=1.6)
-    for label, value in (baselines or {}).items():
-        ax.axhline(value, ls="--", lw=1.0, color="0.4", label=label)
+    styles = ("--", ":", "-.", (0, (6, 2, 1, 2, 1, 2)))  # one grey, told apart by the dashes
+    for k, (label, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, ls=styles[k % len(styles)], lw=1.2, color="0.4", label=label)
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_xlabel(xlabel)

@@ -36,6 +36,12 @@ def test_learning_curves_writes_png_with_lines_and_baseline(tmp_path):
     np.testing.assert_allclose(smoothed.get_ydata()[0], np.linspace(1, 0.1, 50)[:10].mean())
 
 
+def test_learning_curves_baselines_are_told_apart_by_their_dashes():
+    fig = plot.learning_curves({"a": [1.0, 0.5]}, baselines={"uniform": 6.6, "unigram": 4.7})
+    lines = {line.get_label(): line for line in fig.axes[0].get_lines()}
+    assert lines["uniform"].get_linestyle() != lines["unigram"].get_linestyle()
+
+
 def test_learning_curves_rejects_mismatched_pair():
     with pytest.raises(ValueError, match="curve"):
         plot.learning_curves({"a": ([1, 2, 3], [1.0, 2.0])})
