@@ -72,12 +72,15 @@ import time
 
 import numpy as np
 
+from .bench_charlm import CHARLM, run_charlm
 from .layers import GRU, LSTM, RNN
 from .module import Module
 
-__all__ = ["main", "SIZES", "MIN_VALUES", "kept_bytes", "minimum_bytes"]
+__all__ = ["main", "SIZES", "MIN_VALUES", "kept_bytes", "minimum_bytes", "products_only",
+           "load_dlfs2"]
 
 MODELS = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
+GATES = {"RNN": 1, "LSTM": 4, "GRU": 3}
 SIZES = {  # name: (T, N, D, H)
     "tiny": (50, 1, 32, 64),
     "medium": (100, 32, 128, 128),
@@ -163,6 +166,88 @@ def minimum_bytes(model, hidden_size, dtype):
     1792
     """
     return MIN_VALUES[model] * hidden_size * np.dtype(dtype).itemsize
+
+
+# -- the floor: the matrix products alone ---------------------------------------------------
+def products_only(model, T, N, D, H, dtype):
+    """A function that runs only the matrix products of one forward+backward, same shapes.
+
+    The products of lstmlab's fused runners (lstmlab/fused.py), with G = 1, 4
+    or 3 gates for RNN, LSTM and GRU and preallocated outputs::
+
+        XW   = W_x^T X^T           (G*H, D) x (D, T*N)        the input part, all steps
+        T x  a_t  = W_h^T h_t      (G*H, H) x (H, N)          forward, step by step
+        T x  dh_t = W_h da_t       (H, G*H) x (G*H, N)        backward, step by step
+        dW_x = X^T dA,  dW_h = H_prev^T dA,  dX = dA W_x^T    after the loop
+
+    Whatever lstmlab does besides these (the gates' element-wise math, the
+    copies, Python) is the distance between its time and this one.
+
+    Examples
+    --------
+    >>> run = products_only("LSTM", 3, 2, 4, 5, "float32")
+    >>> run()
+    """
+    G = GATES[model] * H
+    rng = np.random.default_rng(1)
+
+    def rand(*shape):
+        return (0.1 * rng.standard_normal(shape)).astype(dtype)
+
+    X, W_x, W_h = rand(T * N, D), rand(D, G), rand(H, G)
+    W_hT = np.ascontiguousarray(W_h.T)
+    h, a, dA, HP = rand(H, N), rand(G, N), rand(G, T * N), rand(H, T * N)
+    XW, z, dh = np.empty((G, T * N), dtype), np.empty((G, N), dtype), np.empty((H, N), dtype)
+    dW_x, dW_h, dX = np.empty((D, G), dtype), np.empty((H, G), dtype), np.empty((T * N, D), dtype)
+
+    def run():
+        np.matmul(W_x.T, X.T, out=XW)
+        for _ in range(T):
+            np.dot(W_hT, h, out=z)
+        for _ in range(T):
+            np.dot(W_h, a, out=dh)
+        np.matmul(X.T, dA.T, out=dW_x)
+        np.matmul(HP, dA.T, out=dW_h)
+        np.matmul(dA.T, W_x.T, out=dX)
+
+    return run
+
+
+# -- deep-learning-from-scratch-2 ---------------------------------------------------------------
+def load_dlfs2(path):
+    """Import deep-learning-from-scratch-2's ``common.time_layers`` from its ``common/`` folder.
+
+    Nothing of that project is part of lstmlab: give the folder of a clone
+    (``--dlfs2 PATH/common``). Its TimeLSTM is float32 only, batch-major
+    (N, T, D), with the gates fused as f, g, i, o.
+    """
+    import importlib
+
+    path = os.path.abspath(os.fspath(path))
+    if not os.path.isfile(os.path.join(path, "time_layers.py")):
+        raise SystemExit(f"--dlfs2: expected the common/ folder of deep-learning-from-scratch-2 "
+                         f"(with time_layers.py), got {path!r}")
+    if os.path.basename(path) != "common":
+        raise SystemExit(f"--dlfs2: the folder must be named common (its modules import "
+                         f"common.np ...), got {path!r}")
+    parent = os.path.dirname(path)
+    if parent not in sys.path:
+        sys.path.insert(0, parent)
+    return importlib.import_module("common.time_layers")
+
+
+def _dlfs2_twin(time_layers, layer):
+    """A dlfs2 TimeLSTM with ``layer``'s weights (gates reordered i, f, g, o -> f, g, i, o)."""
+    cell = layer.layers[0][0].cell
+    H = cell.hidden_size
+    i, f, g, o = (slice(k * H, (k + 1) * H) for k in range(4))
+
+    def reorder(a):
+        return np.ascontiguousarray(np.concatenate([a[..., f], a[..., g], a[..., i], a[..., o]],
+                                                   axis=-1), dtype=np.float32)
+
+    return time_layers.TimeLSTM(reorder(cell.params["W_x"]), reorder(cell.params["W_h"]),
+                                reorder(cell.params["b"]))
 
 
 # -- the machine ------------------------------------------------------------------------------
@@ -362,8 +447,13 @@ def _max_rel_diff(module, layer, x, dout, xt, doutt):
     return max(float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30)) for a, b in pairs)
 
 
-def run_row(model, size, dtype, repeats, torch):
-    """Time one (model, size, dtype) and measure its memory; return the row dict."""
+def run_row(model, size, dtype, repeats, torch, textbook=True, dlfs2=None):
+    """Time one (model, size, dtype) and measure its memory; return the row dict.
+
+    Timed, interleaved: lstmlab's fwd and torch's; then lstmlab's fwd+bwd,
+    torch's, the products alone, the textbook cells' (``fast=False``) and
+    dlfs2's TimeLSTM (``dlfs2``: its ``time_layers`` module; LSTM float32 only).
+    """
     T, N, D, H = SIZES[size]
     rng = np.random.default_rng(0)
     layer = MODELS[model](D, H, dtype=dtype, rng=rng)
@@ -377,21 +467,43 @@ def run_row(model, size, dtype, repeats, torch):
     row["min_bytes"] = minimum_bytes(model, H, dtype)
     layer.discard_saved()
 
-    fns = list(_lstmlab_work(layer, x, dout))
+    fwd, fwd_bwd = _lstmlab_work(layer, x, dout)
+    fwds, fwd_bwds, names = [fwd], [fwd_bwd], ["fwd_bwd_ms"]
     if torch is not None:
         module = _torch_module(torch, model, layer)
         xt = torch.from_numpy(x.copy()).requires_grad_(True)
         doutt = torch.from_numpy(dout.copy())
         row["max_rel_diff"] = _max_rel_diff(module, layer, x, dout, xt, doutt)
         t_fwd, t_fwd_bwd = _torch_work(module, xt, doutt)
-        fns = [fns[0], t_fwd, fns[1], t_fwd_bwd]
-    ms = _median_ms(fns[: len(fns) // 2], repeats) + _median_ms(fns[len(fns) // 2 :], repeats)
-    if torch is None:
-        row["fwd_ms"], row["fwd_bwd_ms"] = ms
-    else:
-        row["fwd_ms"], row["torch_fwd_ms"], row["fwd_bwd_ms"], row["torch_fwd_bwd_ms"] = ms
+        fwds.append(t_fwd)
+        fwd_bwds.append(t_fwd_bwd)
+        names.append("torch_fwd_bwd_ms")
+    fwd_bwds.append(products_only(model, T, N, D, H, dtype))
+    names.append("products_ms")
+    if textbook:
+        slow = MODELS[model](D, H, dtype=dtype, rng=np.random.default_rng(0), fast=False)
+        fwd_bwds.append(_lstmlab_work(slow, x, dout)[1])
+        names.append("textbook_fwd_bwd_ms")
+    if dlfs2 is not None and model == "LSTM" and row["dtype"] == "float32":
+        twin = _dlfs2_twin(dlfs2, layer)
+        xb, doutb = np.ascontiguousarray(x.swapaxes(0, 1)), np.ascontiguousarray(
+            dout.swapaxes(0, 1))
+        hs = twin.forward(xb).swapaxes(0, 1)
+        out, _ = layer.forward(x)
+        layer.discard_saved()
+        row["dlfs2_max_rel_diff"] = float(np.max(np.abs(hs - out)) / np.max(np.abs(out)))
+        fwd_bwds.append(lambda: (twin.forward(xb), twin.backward(doutb)))
+        names.append("dlfs2_fwd_bwd_ms")
+    fwd_ms = _median_ms(fwds, repeats)
+    row["fwd_ms"] = fwd_ms[0]
+    row.update(zip(names, _median_ms(fwd_bwds, repeats)))
+    if torch is not None:
+        row["torch_fwd_ms"] = fwd_ms[1]
         row["fwd_ratio"] = row["fwd_ms"] / row["torch_fwd_ms"]
         row["fwd_bwd_ratio"] = row["fwd_bwd_ms"] / row["torch_fwd_bwd_ms"]
+        row["products_ratio"] = row["products_ms"] / row["torch_fwd_bwd_ms"]
+    if "dlfs2_fwd_bwd_ms" in row:
+        row["dlfs2_ratio"] = row["dlfs2_fwd_bwd_ms"] / row["fwd_bwd_ms"]
     return row
 
 
@@ -439,13 +551,25 @@ def format_header(info, markdown=False):
 
 
 def format_times(rows, markdown=False):
-    """The timing table (without torch columns when torch was not found)."""
+    """The timing table (without torch columns when torch was not found).
+
+    With ``products_ms`` in the rows: the products alone and, with torch,
+    their share of torch's time (the floor of the ratio); with
+    ``textbook_fwd_bwd_ms``: the textbook cells' time and its ratio to the
+    fused path's.
+    """
     with_torch = any("torch_fwd_ms" in r for r in rows)
+    with_floor = any("products_ms" in r for r in rows)
+    with_cells = any("textbook_fwd_bwd_ms" in r for r in rows)
     if with_torch:
         header = ["model", "size", "dtype", "lstmlab fwd ms", "torch fwd ms", "ratio",
                   "lstmlab fwd+bwd ms", "torch fwd+bwd ms", "ratio"]
     else:
         header = ["model", "size", "dtype", "lstmlab fwd ms", "lstmlab fwd+bwd ms"]
+    if with_floor:
+        header += ["products ms"] + (["products/torch"] if with_torch else [])
+    if with_cells:
+        header += ["cells fwd+bwd ms", "cells/fused"]
     body = []
     for r in rows:
         cells = [r["model"], r["size"], r["dtype"], f"{r['fwd_ms']:.2f}"]
@@ -455,8 +579,40 @@ def format_times(rows, markdown=False):
                       f"{r['fwd_bwd_ratio']:.2f}x"]
         else:
             cells += [f"{r['fwd_bwd_ms']:.2f}"]
+        if with_floor:
+            cells += [f"{r['products_ms']:.2f}"]
+            if with_torch:
+                cells += [f"{r['products_ratio']:.2f}x"]
+        if with_cells:
+            cells += ([f"{r['textbook_fwd_bwd_ms']:.2f}",
+                       f"{r['textbook_fwd_bwd_ms'] / r['fwd_bwd_ms']:.2f}x"]
+                      if "textbook_fwd_bwd_ms" in r else ["-", "-"])
         body.append(cells)
     return _table(header, body, markdown)
+
+
+def format_dlfs2(rows, markdown=False):
+    """lstmlab against deep-learning-from-scratch-2's TimeLSTM (rows that have it)."""
+    header = ["model", "size", "dtype", "lstmlab fwd+bwd ms", "dlfs2 fwd+bwd ms",
+              "dlfs2/lstmlab", "same hs (max rel diff)"]
+    body = [[r["model"], r["size"], r["dtype"], f"{r['fwd_bwd_ms']:.2f}",
+             f"{r['dlfs2_fwd_bwd_ms']:.2f}", f"{r['dlfs2_ratio']:.2f}x",
+             f"{r['dlfs2_max_rel_diff']:.1e}"] for r in rows if "dlfs2_ratio" in r]
+    return _table(header, body, markdown)
+
+
+def format_charlm(result, markdown=False):
+    """The char-LSTM workload: characters per second of training, lstmlab and torch."""
+    header = ["workload", "dtype", "lstmlab chars/s", "lstmlab step ms"]
+    name = "char-LSTM E={E} H={H} N={N} T={T} V={V}".format(**result)
+    cells = [name, "float32", f"{result['chars_per_s']:.0f}", f"{result['step_ms']:.1f}"]
+    if "torch_chars_per_s" in result:
+        header += ["torch chars/s", "torch step ms", "lstmlab/torch"]
+        cells += [f"{result['torch_chars_per_s']:.0f}", f"{result['torch_step_ms']:.1f}",
+                  f"{result['ratio']:.2f}x"]
+    header += ["loss first -> last"]
+    cells += [f"{result['loss_first']:.2f} -> {result['loss_last']:.2f}"]
+    return _table(header, [cells], markdown)
 
 
 def format_memory(rows, markdown=False):
@@ -478,10 +634,24 @@ fwd: lstmlab layer.forward(x), which keeps its caches for the backward; torch mo
   autograd on (x.requires_grad, graph built). fwd+bwd: zero the grads, forward, backward
   with a fixed random dout (dx and every weight gradient). Median of the repeats after
   {warmup} warm-up runs, lstmlab and torch interleaved; ratio = lstmlab / torch.
+  lstmlab runs its fused path (lstmlab/fused.py, the layers' default).
+products: the matrix products of lstmlab's forward+backward alone, same shapes, timed in the
+  same rounds: products/torch is the lowest ratio NumPy's BLAS allows this code.
+cells: the same layer with fast=False, the textbook cells through Recurrent (same numbers).
 memory: bytes of the distinct buffers reachable from the forward cache (a view counts as
   its base, the input xs and the parameters are excluded), / (T*N). minimum: the values
   the backward formulas read that are not inputs of the layer, each stored once, nothing
-  recomputed."""
+  recomputed. Kept above it: the copy of xs (D values), the initial state (once per
+  sequence, so 1/T of a step). The fused runners also keep a workspace between calls (the
+  buffers of the last sequence, reused so that big arrays are not fresh memory every time);
+  it is not kept for a backward and is not counted."""
+
+
+CHARLM_NOTE = """\
+char-LSTM: Embedding(V, {E}) -> LSTM({E}, {H}) -> Linear({H}, V), float32, batches of N={N}
+  streams x T={T} characters of generated text, cross-entropy, clip_grad_norm({clip}),
+  Adam(lr={lr}); lstmlab and torch from the same initial weights, one step each in turn,
+  {steps} timed steps after 3 warm-up ones; chars/s = N*T / median step time."""
 
 
 # -- command line -------------------------------------------------------------------------------
@@ -511,6 +681,15 @@ def parse_args(argv):
                         help="threads for torch and for NumPy's BLAS (default 1)")
     parser.add_argument("--markdown", action="store_true", help="GitHub markdown tables")
     parser.add_argument("--no-torch", action="store_true", help="do not compare with PyTorch")
+    parser.add_argument("--no-cells", action="store_true",
+                        help="do not time the textbook cells (fast=False)")
+    parser.add_argument("--dlfs2", metavar="PATH",
+                        help="the common/ folder of a deep-learning-from-scratch-2 clone: add "
+                             "its TimeLSTM to the LSTM float32 rows")
+    parser.add_argument("--no-charlm", action="store_true",
+                        help="skip the end-to-end char-LSTM training workload")
+    parser.add_argument("--charlm-steps", type=int, default=20,
+                        help="timed training steps of the char-LSTM workload (default 20)")
     parser.add_argument("--profile", action="store_true",
                         help="instead of timing, print a cProfile of lstmlab's fwd+bwd per row")
     parser.add_argument("--quiet", action="store_true", help="print nothing (for tests)")
@@ -518,8 +697,9 @@ def parse_args(argv):
     args.models = _names(args.models, list(MODELS), "--models")
     args.sizes = _names(args.sizes, list(SIZES), "--sizes")
     args.dtypes = _names(args.dtypes, list(DTYPES), "--dtypes")
-    if args.threads < 1 or (args.repeats is not None and args.repeats < 1):
-        parser.error("--threads and --repeats must be positive")
+    if args.threads < 1 or (args.repeats is not None and args.repeats < 1) or \
+            args.charlm_steps < 1:
+        parser.error("--threads, --repeats and --charlm-steps must be positive")
     return args
 
 
@@ -535,14 +715,19 @@ def main(argv=None):
     """Run the benchmark; print the header and the tables; return the rows (list of dict).
 
     Each row has ``model, size, dtype, T, N, D, H, repeats, fwd_ms, fwd_bwd_ms,
-    kept_bytes, min_bytes`` and, with torch, ``torch_fwd_ms, torch_fwd_bwd_ms,
-    fwd_ratio, fwd_bwd_ratio, max_rel_diff``. With ``--profile`` the rows
-    carry ``profile`` (text) instead of times.
+    products_ms, kept_bytes, min_bytes``, ``textbook_fwd_bwd_ms`` (unless
+    ``--no-cells``) and, with torch, ``torch_fwd_ms, torch_fwd_bwd_ms,
+    fwd_ratio, fwd_bwd_ratio, products_ratio, max_rel_diff``; with
+    ``--dlfs2``, LSTM float32 rows add ``dlfs2_fwd_bwd_ms, dlfs2_ratio``
+    (dlfs2 / lstmlab). Unless ``--no-charlm``, the last row is the char-LSTM
+    workload (``model == "char-LSTM"``, see :mod:`lstmlab.bench_charlm`). With
+    ``--profile`` the rows carry ``profile`` (text) instead of times.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     say = (lambda *a: None) if args.quiet else print
     torch = None if args.no_torch else _import_torch()
+    dlfs2 = None if args.dlfs2 is None else load_dlfs2(args.dlfs2)
     limiter = _set_threads(args.threads, torch)
     try:
         status = ("not used (--no-torch)" if args.no_torch
@@ -561,7 +746,11 @@ def main(argv=None):
                         say(f"== {model} {size} {dtype}: lstmlab fwd+bwd, {repeats} runs ==")
                         say(text)
                     else:
-                        rows.append(run_row(model, size, dtype, repeats, torch))
+                        rows.append(run_row(model, size, dtype, repeats, torch,
+                                            textbook=not args.no_cells, dlfs2=dlfs2))
+        charlm = None
+        if not (args.profile or args.no_charlm):
+            charlm = run_charlm(torch, steps=args.charlm_steps)
     finally:
         if limiter is not None:
             limiter.restore_original_limits()
@@ -569,14 +758,29 @@ def main(argv=None):
         return rows
     say(format_times(rows, args.markdown))
     say()
+    if any("dlfs2_ratio" in r for r in rows):
+        say(format_dlfs2(rows, args.markdown))
+        say()
+    if charlm is not None:
+        say(format_charlm(charlm, args.markdown))
+        say()
     say(format_memory(rows, args.markdown))
     say()
     say(NOTES.format(warmup=WARMUP))
+    if charlm is not None:
+        say(CHARLM_NOTE.format(steps=args.charlm_steps, **CHARLM))
+    if dlfs2 is not None:
+        say("dlfs2: deep-learning-from-scratch-2's TimeLSTM (common/time_layers.py) on the same "
+            "weights and inputs, float32, fwd+bwd timed in the same rounds; dlfs2/lstmlab > 1: "
+            "lstmlab is faster.")
     if torch is not None:
         for dtype in args.dtypes:
             diffs = [r["max_rel_diff"] for r in rows if r["dtype"] == dtype]
             say(f"check: lstmlab and torch agree, {dtype}: max |difference| / max |torch| over "
                 f"out, dx and each weight gradient = {max(diffs):.1e}")
+    if charlm is not None:
+        rows.append({"model": "char-LSTM", "size": "E64 H256 N32 T64", "dtype": "float32",
+                     **charlm})
     return rows
 
 

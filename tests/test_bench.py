@@ -10,7 +10,7 @@ import pytest
 
 from lstmlab import bench
 
-TINY = ["--sizes", "tiny", "--repeats", "1"]
+TINY = ["--sizes", "tiny", "--repeats", "1", "--no-charlm"]
 TIMES = ("fwd_ms", "fwd_bwd_ms")
 TORCH_TIMES = ("torch_fwd_ms", "torch_fwd_bwd_ms", "fwd_ratio", "fwd_bwd_ratio")
 
@@ -42,13 +42,14 @@ def test_main_without_torch(monkeypatch, capsys):
     assert [(r["model"], r["dtype"]) for r in rows] == [
         (m, d) for m in ("RNN", "LSTM", "GRU") for d in ("float32", "float64")]
     for row in rows:
-        assert all(finite_positive(row[k]) for k in TIMES)
+        assert all(finite_positive(row[k]) for k in TIMES + ("products_ms", "textbook_fwd_bwd_ms"))
         assert not any(k in row for k in TORCH_TIMES)
         assert (row["T"], row["N"], row["D"], row["H"]) == (50, 1, 32, 64)
         check_memory(row)
     out = capsys.readouterr().out
     assert "torch: not found" in out
     assert "torch fwd" not in out and "lstmlab fwd+bwd ms" in out
+    assert "products ms" in out and "cells fwd+bwd ms" in out and "chars/s" not in out
     assert "command: python -m lstmlab.bench --sizes tiny" in out
 
 
@@ -60,6 +61,7 @@ def test_main_with_torch(capsys):
         assert all(finite_positive(row[k]) for k in TIMES + TORCH_TIMES)
         assert row["fwd_ratio"] == pytest.approx(row["fwd_ms"] / row["torch_fwd_ms"])
         assert row["max_rel_diff"] < 1e-10  # same weights, same numbers: the wiring is right
+        assert row["products_ratio"] == pytest.approx(row["products_ms"] / row["torch_fwd_bwd_ms"])
         check_memory(row)
     out = capsys.readouterr().out
     assert "| model | size | dtype | lstmlab fwd ms | torch fwd ms | ratio |" in out
@@ -144,10 +146,108 @@ def test_command_line_sets_the_blas_threads():
     root = os.path.dirname(os.path.dirname(os.path.abspath(bench.__file__)))
     out = subprocess.run(
         [sys.executable, "-m", "lstmlab.bench", "--threads", "2", "--no-torch", "--models",
-         "RNN", "--sizes", "tiny", "--dtypes", "float64", "--repeats", "1"],
+         "RNN", "--sizes", "tiny", "--dtypes", "float64", "--repeats", "1", "--no-charlm"],
         cwd=root, env=env, capture_output=True, text=True, check=True).stdout
     assert "threads: 2" in out and "torch: not used (--no-torch)" in out
     blas = next(line for line in out.splitlines() if line.startswith("numpy:"))
     if "BLAS threads unknown" in blas:
         pytest.skip("this BLAS does not report its thread count")
     assert blas.endswith("BLAS threads 2")
+
+
+def test_format_times_with_products_and_cells():
+    row = {"model": "LSTM", "size": "tiny", "dtype": "float32", "fwd_ms": 1.0, "fwd_bwd_ms": 2.0,
+           "torch_fwd_ms": 1.0, "torch_fwd_bwd_ms": 4.0, "fwd_ratio": 1.0, "fwd_bwd_ratio": 0.5,
+           "products_ms": 1.0, "products_ratio": 0.25, "textbook_fwd_bwd_ms": 6.0}
+    md = bench.format_times([row], markdown=True).splitlines()
+    assert md[0].endswith("| products ms | products/torch | cells fwd+bwd ms | cells/fused |")
+    assert md[2] == ("| LSTM | tiny | float32 | 1.00 | 1.00 | 1.00x | 2.00 | 4.00 | 0.50x | 1.00 "
+                     "| 0.25x | 6.00 | 3.00x |")
+
+
+@pytest.mark.parametrize("model", ["RNN", "LSTM", "GRU"])
+def test_products_only_runs_the_shapes_of_the_fused_path(model, monkeypatch):
+    seen = []
+    real_dot, real_matmul = np.dot, np.matmul
+
+    def dot(a, b, out=None):
+        seen.append((a.shape, b.shape))
+        return real_dot(a, b, out=out)
+
+    def matmul(a, b, out=None):
+        seen.append((a.shape, b.shape))
+        return real_matmul(a, b, out=out)
+
+    run = bench.products_only(model, 3, 2, 4, 5, "float32")
+    monkeypatch.setattr(np, "dot", dot)
+    monkeypatch.setattr(np, "matmul", matmul)
+    run()
+    G = bench.GATES[model] * 5
+    assert seen == ([((G, 4), (4, 6))] + [((G, 5), (5, 2))] * 3 + [((5, G), (G, 2))] * 3
+                    + [((4, 6), (6, G)), ((5, 6), (6, G)), ((6, G), (G, 4))])
+
+
+def test_charlm_workload_row(capsys):
+    rows = bench.main(["--models", "RNN", "--sizes", "tiny", "--dtypes", "float32", "--repeats",
+                       "1", "--no-cells", "--charlm-steps", "1"])
+    work = rows[-1]
+    assert work["model"] == "char-LSTM" and (work["E"], work["H"], work["N"], work["T"]) == (
+        64, 256, 32, 64)
+    assert finite_positive(work["chars_per_s"])
+    assert work["chars_per_s"] == pytest.approx(32 * 64 / (work["step_ms"] / 1e3))
+    out = capsys.readouterr().out
+    assert "char-LSTM E=64 H=256 N=32 T=64" in out and "cells fwd+bwd ms" not in out
+    if "torch_chars_per_s" in work:  # the same model, the same first batch: the same loss
+        assert work["loss_first"] == pytest.approx(work["torch_loss_first"], rel=1e-5)
+        assert "lstmlab/torch" in out
+
+
+FAKE_TIME_LAYERS = """
+import numpy as np
+
+
+class TimeLSTM:  # the interface of deep-learning-from-scratch-2's, gates f, g, i, o
+    def __init__(self, Wx, Wh, b, stateful=False):
+        self.params = [Wx, Wh, b]
+
+    def forward(self, xs):
+        Wx, Wh, b = self.params
+        N, T, D = xs.shape
+        H = Wh.shape[0]
+        h, c = np.zeros((N, H), 'f'), np.zeros((N, H), 'f')
+        hs = np.empty((N, T, H), 'f')
+        sig = lambda a: 1 / (1 + np.exp(-a))
+        for t in range(T):
+            A = xs[:, t] @ Wx + h @ Wh + b
+            f, g, i, o = sig(A[:, :H]), np.tanh(A[:, H:2*H]), sig(A[:, 2*H:3*H]), sig(A[:, 3*H:])
+            c = f * c + g * i
+            h = o * np.tanh(c)
+            hs[:, t] = h
+        return hs
+
+    def backward(self, dhs):
+        return np.zeros_like(dhs)
+"""
+
+
+def test_dlfs2_row_from_a_common_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="--dlfs2: expected the common/ folder"):
+        bench.load_dlfs2(tmp_path)
+    common = tmp_path / "common"
+    common.mkdir()
+    (common / "__init__.py").write_text("")
+    (common / "time_layers.py").write_text(FAKE_TIME_LAYERS)
+    try:
+        rows = bench.main(["--models", "LSTM", "RNN", "--sizes", "tiny", "--dtypes", "float32",
+                           "float64", "--repeats", "1", "--no-charlm", "--no-cells",
+                           "--dlfs2", str(common)])
+    finally:
+        for name in [m for m in sys.modules if m == "common" or m.startswith("common.")]:
+            del sys.modules[name]
+        sys.path.remove(str(tmp_path))
+    with_dlfs2 = [(r["model"], r["dtype"]) for r in rows if "dlfs2_ratio" in r]
+    assert with_dlfs2 == [("LSTM", "float32")]  # dlfs2 is float32 only, and has no RNN
+    row = rows[0]
+    assert row["dlfs2_max_rel_diff"] < 1e-5  # the gates were reordered right
+    assert row["dlfs2_ratio"] == pytest.approx(row["dlfs2_fwd_bwd_ms"] / row["fwd_bwd_ms"])
+    assert "dlfs2/lstmlab" in capsys.readouterr().out
