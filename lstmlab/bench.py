@@ -50,7 +50,7 @@ stored once, nothing recomputed::
 Examples
 --------
 >>> rows = main(["--models", "RNN", "--sizes", "tiny", "--dtypes", "float64",
-...              "--repeats", "1", "--no-torch", "--quiet"])
+...              "--repeats", "1", "--no-torch", "--no-charlm", "--quiet"])
 >>> [(r["model"], r["size"], r["dtype"]) for r in rows]
 [('RNN', 'tiny', 'float64')]
 >>> rows[0]["min_bytes"] == 1 * 64 * 8    # H = 64 values of 8 bytes per step and example
