@@ -26,6 +26,7 @@ from .io import load, load_extra, save
 from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
+from .language_model import LanguageModel
 from .lstm import LSTMCache, LSTMCell, LSTMState
 from .many_to_one import ManyToOne
 from .metrics import accuracy, bits_per_char, perplexity
@@ -54,7 +55,7 @@ __all__ = [
     "Linear", "Embedding",
     "Attention", "Seq2Seq", "greedy_decode", "beam_search",
     "cross_entropy", "nll_loss", "mse", "binary_cross_entropy_with_logits",
-    "Model", "ManyToOne",
+    "Model", "ManyToOne", "LanguageModel",
     "Optimizer", "SGD", "Adam", "Adagrad", "RMSprop", "StepLR", "CosineLR",
     "clip_grad_norm", "clip_grad_value",
     "save", "load", "load_extra",
