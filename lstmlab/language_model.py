@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .data import bptt_batches
 from .dropout import Dropout
 from .embedding import Embedding
 from .init import as_generator
 from .layers import GRU, LSTM, RNN
 from .linear import Linear
+from .losses import cross_entropy
 from .model import Model
+from .modes import no_grad
 
 __all__ = ["LanguageModel"]
 
@@ -114,3 +117,43 @@ class LanguageModel(Model):
         dhs = self.drop_out.backward(self.head.backward(dlogits))  # (T, N, H)
         dx, _ = self.rnn.backward(dhs)  # dstate0, the gradient into the previous chunk: dropped
         self.embed.backward(self.drop_in.backward(dx))
+
+    def evaluate(self, ids, batch_size=1, seq_len=64):
+        """Mean cross-entropy (nats per token) of predicting every next id of a text.
+
+        The ids are read as ``batch_size`` parallel streams in chunks of
+        ``seq_len`` steps (:func:`lstmlab.data.bptt_batches`), the state
+        carried from chunk to chunk, under :func:`lstmlab.no_grad`, in the
+        model's current mode (call ``model.eval()`` first to turn dropout off).
+        Feed the result to :func:`lstmlab.perplexity` or
+        :func:`lstmlab.bits_per_char`.
+
+        Parameters
+        ----------
+        ids : array_like of int, shape (n,)
+            A held-out text, encoded. The last ``n % batch_size`` ids are not read.
+        batch_size, seq_len : int
+            Streams and steps per chunk: they change only the speed (and which
+            few ids are left out), not what the model is asked.
+
+        Returns
+        -------
+        float
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import lstmlab as ll
+        >>> model = ll.LanguageModel(vocab_size=10, embed_size=4, hidden_size=8, rng=0)
+        >>> ce = model.evaluate(np.arange(40) % 10, batch_size=2, seq_len=5)
+        >>> round(ll.perplexity(ce), 1)             # untrained: about V = 10
+        9.9
+        """
+        total, count, state = 0.0, 0, None
+        with no_grad():  # evaluation: keep no records for a backward
+            for x, y in bptt_batches(ids, batch_size, seq_len):
+                logits, state = self.forward(x, state)
+                loss, _ = cross_entropy(logits, y)
+                total += loss * y.size
+                count += y.size
+        return total / count

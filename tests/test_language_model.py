@@ -64,3 +64,15 @@ def test_float32_and_bad_cell():
     assert model.forward(np.array([[1]]))[0].dtype == np.float32
     with pytest.raises(ValueError, match=r"cell: expected one of \['gru', 'lstm', 'rnn'\], got 'LSTM'"):
         ll.LanguageModel(5, 2, 3, cell="LSTM")
+
+
+def test_evaluate_is_the_mean_loss_over_chunks_with_the_state_carried():
+    model = ll.LanguageModel(6, 3, 4, rng=0)
+    ids = np.random.default_rng(0).integers(0, 6, size=41)
+    with ll.no_grad():  # one chunk of all 40 steps: the same predictions
+        logits, _ = model.forward(ids[:-1, None])
+    whole, _ = ll.cross_entropy(logits, ids[1:, None])
+    assert model.evaluate(ids, batch_size=1, seq_len=7) == pytest.approx(whole, rel=1e-12)
+    model.zero_grad()  # evaluation kept no record
+    with pytest.raises(ValueError, match="seq_len"):
+        model.evaluate(ids, batch_size=4, seq_len=11)
