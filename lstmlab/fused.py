@@ -87,7 +87,7 @@ def fused_supported(cell):
 
 def _runner_class(cell):
     if type(cell) is LSTMCell:
-        plain = not (cell.peephole or cell.coupled or cell.proj_size)
+        plain = not cell.variant_options()  # peephole, coupled, proj_size, Greff's variants
         return FusedLSTM if plain else None
     if type(cell) is GRUCell:
         return FusedGRU if cell.reset_after else None

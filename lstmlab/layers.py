@@ -18,7 +18,7 @@ A runner is, by default (``fast=True``), the fused whole-sequence runner of
 :mod:`lstmlab.fused`, which computes the same numbers as the textbook cells
 (proven equal in float64 to 1e-12) several times faster; with ``fast=False``,
 and for the options the fused runners do not implement (peephole, coupled
-and projected LSTMs, ``reset_after=False``), it is a
+and projected LSTMs, Greff et al.'s variants, ``reset_after=False``), it is a
 :class:`~lstmlab.Recurrent` over the textbook cell, whose every step can be
 read and stepped through. Both hold the same cell objects, so the parameter
 names, the weights and the gradients do not depend on the path.
@@ -239,16 +239,18 @@ class _RecurrentLayer(Module):
     def _check_state(self, state, N, name):
         """Check a layer state (or its gradient); return its arrays, each (L*dirs, N, H)."""
         K, H = self.num_layers * self.num_directions, self.hidden_size
-        fields = ("h", "c") if isinstance(self._cell, LSTMCell) else ("h",)
+        # h, (h, c), or (h, c, q) for an LSTM with gate recurrence
+        fields = getattr(self._cell.initial_state(0), "_fields", ("h",))
         if len(fields) == 1:
             if isinstance(state, tuple):
                 raise TypeError(f"{name}: expected an ndarray h of shape (L*dirs, N, H) for "
                                 f"{type(self).__name__}, got a tuple")
             arrays = (state,)
         else:
-            if not isinstance(state, tuple) or len(state) != 2:
-                raise TypeError(f"{name}: expected a tuple (h, c) of arrays of shape "
-                                f"(L*dirs, N, H), got a {type(state).__name__}")
+            if not isinstance(state, tuple) or len(state) != len(fields):
+                raise TypeError(f"{name}: expected a tuple ({', '.join(fields)}) of arrays of "
+                                f"shape (L*dirs, N, H), got a {type(state).__name__}"
+                                + (f" of {len(state)}" if isinstance(state, tuple) else ""))
             arrays = tuple(state)
         widths = [a.shape[1] for a in self._cell.split_state(self._cell.initial_state(0))]
         for field, a, H in zip(fields, arrays, widths):  # h: H, or an LSTM's P; c: H
@@ -413,6 +415,11 @@ class LSTM(_RecurrentLayer):
         As PyTorch's: every cell projects its output to P < H values (h_n and
         ``out`` have P per direction, c_n keeps H, layer l > 0 reads dirs*P);
         0 means no projection. Runs the textbook cells.
+    input_gate, forget_gate, output_gate, input_activation, output_activation, gate_recurrence :
+        Greff et al.'s variants, the :class:`~lstmlab.LSTMCell` options of the
+        same names (docs/variants.md). They run the textbook cells. With
+        ``gate_recurrence=True`` the state is ``LSTMGateState(h_n, c_n, q_n)``,
+        ``q_n`` (L*dirs, N, K*H) the last gates of every layer and direction.
     dtype : floating dtype, default float64
     rng : None, int or np.random.Generator
     fast : bool, default True
@@ -449,21 +456,32 @@ class LSTM(_RecurrentLayer):
     True
     >>> ll.LSTM(3, 5, peephole=True, forget_bias=1.0)    # no fused runner: the cells run
     LSTM(3, 5, peephole=True, forget_bias=1.0)
+    >>> type(ll.LSTM(3, 5, output_activation=False).layers[0][0]).__name__
+    'Recurrent'
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
                  dropout=0.0, bidirectional=False, *, peephole=False, coupled=False,
-                 forget_bias=0.0, proj_size=0, dtype=np.float64, rng=None, fast=True):
+                 forget_bias=0.0, proj_size=0, input_gate=True, forget_gate=True,
+                 output_gate=True, input_activation=True, output_activation=True,
+                 gate_recurrence=False, dtype=np.float64, rng=None, fast=True):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
                          bidirectional, dtype, rng, fast)
         self.peephole, self.coupled, self.forget_bias = peephole, coupled, forget_bias
         self.proj_size = proj_size
+        variants = dict(input_gate=input_gate, forget_gate=forget_gate, output_gate=output_gate,
+                        input_activation=input_activation, output_activation=output_activation,
+                        gate_recurrence=gate_recurrence)  # Greff et al.'s, as cell options
+        for option, value in variants.items():
+            setattr(self, option, value)
         self._build(lambda D: LSTMCell(D, self.hidden_size, peephole=peephole, coupled=coupled,
                                        forget_bias=forget_bias, bias=bias, proj_size=proj_size,
-                                       dtype=dtype, rng=self.rng))
+                                       **variants, dtype=dtype, rng=self.rng))
 
     _cell_option_defaults = {"peephole": False, "coupled": False, "forget_bias": 0.0,
-                             "proj_size": 0}
+                             "proj_size": 0, "input_gate": True, "forget_gate": True,
+                             "output_gate": True, "input_activation": True,
+                             "output_activation": True, "gate_recurrence": False}
 
 
 class GRU(_RecurrentLayer):

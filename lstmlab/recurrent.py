@@ -249,8 +249,9 @@ class Recurrent(Module):
         caches = [None] * T
         for t in self._time_steps(T):
             new_state, caches[t] = cell.step(xw[t], state, check=False)
-            if anomaly:  # c first: h is computed from it
-                for name, a in reversed(list(zip("hc", cell.split_state(new_state)))):
+            if anomaly:  # c first: h is computed from it (an LSTM's gates q, if any, before c)
+                names = getattr(new_state, "_fields", ("h",))  # h; h, c; or h, c, q
+                for name, a in reversed(list(zip(names, cell.split_state(new_state)))):
                     check_finite(self._where, name, a, "forward", t)
             h = cell.split_state(new_state)[0]  # (N, H)
             if valid is None:
@@ -296,7 +297,8 @@ class Recurrent(Module):
         xs, caches, valid = record
         T, N, _ = xs.shape
         anomaly = is_anomaly_enabled()
-        ds = tuple(cell.split_state(dstate))  # dL/d(state after step t): (dh,) or (dh, dc)
+        ds = tuple(cell.split_state(dstate))  # dL/d(state after step t): (dh,) or (dh, dc) ...
+        names = getattr(dstate, "_fields", ("h",))  # the state's names: h; h, c; or h, c, q
         norms = [np.zeros(T) for _ in ds] if self.record_grad_norms else None
 
         dxw = np.empty((T, N, cell.gate_width), dtype=cell.dtype)  # (T, N, G*H)
@@ -319,10 +321,10 @@ class Recurrent(Module):
             if valid is not None:
                 ds = tuple(d + skip for d, skip in zip(ds, ds_skip))
             if anomaly:  # the gradient reaching the state before step t
-                for name, d in zip(("dh", "dc"), ds):
-                    check_finite(self._where, name, d, "backward", t)
+                for name, d in zip(names, ds):
+                    check_finite(self._where, f"d{name}", d, "backward", t)
         if norms is not None:
-            self.grad_norms = dict(zip("hc", norms))
+            self.grad_norms = dict(zip(names, norms))
         cell.backward_dW_h(caches, dxw)  # dW_h = sum_t h_prev_t^T dxw_t, one product
         dxs = cell.backward_project(dxw, xs)  # (T, N, D), and dW_x, db for all steps at once
         if anomaly:

@@ -132,7 +132,9 @@ def test_cache_keeps_separate_gate_arrays():
     # No fused gate buffer: each gate is its own (N, H) array, none a view of another.
     cell = ll.LSTMCell(3, 5, rng=0)
     _, cache = cell.forward(np.ones((2, 3)), cell.initial_state(2))
-    assert cache._fields == ("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c")
+    assert cache._fields == ("x", "h_prev", "c_prev", "i", "f", "g", "o", "c", "tanh_c",
+                             "q_prev")  # q_prev: the last step's gates, gate recurrence only
+    assert cache.q_prev is None
     arrays = [cache.i, cache.f, cache.g, cache.o, cache.c, cache.tanh_c]
     assert all(a.shape == (2, 5) and a.base is None for a in arrays)
     assert cell.split_gates(np.zeros((2, 20)))[0].shape == (2, 5)
