@@ -27,7 +27,7 @@ from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
 from .language_model import LanguageModel
-from .lstm import LSTMCache, LSTMCell, LSTMState
+from .lstm import LSTMCache, LSTMCell, LSTMGateState, LSTMState
 from .many_to_one import ManyToOne
 from .metrics import accuracy, bits_per_char, perplexity
 from .model import Model
@@ -47,7 +47,7 @@ __all__ = [
     "Module",
     "no_grad", "detect_anomaly", "is_grad_enabled", "is_anomaly_enabled", "check_finite",
     "RNNCell", "RNNCache",
-    "LSTMCell", "LSTMState", "LSTMCache",
+    "LSTMCell", "LSTMState", "LSTMGateState", "LSTMCache",
     "GRUCell", "GRUCache",
     "Recurrent", "RNN", "LSTM", "GRU", "ClockworkRNN",
     "sigmoid", "dsigmoid", "tanh", "dtanh", "relu", "drelu", "softmax", "log_softmax",
