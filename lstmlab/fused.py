@@ -247,6 +247,7 @@ class _FusedRunner(Module):
         # records are moved onto this runner's stack, so one stack keeps the order.
         self._textbook = Recurrent(cell, reverse=reverse)
         self._ws = _Workspace()
+        self._step_views = {}  # per-step views of workspace buffers, made once (see _steps)
 
     @property
     def input_size(self):
@@ -383,6 +384,21 @@ class _FusedRunner(Module):
         self._ws.give(XW)
         return out
 
+    def _steps(self, tag, buffers, make):
+        """``list(make())``, the per-step views of workspace ``buffers``, made once per buffer set.
+
+        A loop over T steps that takes a view of each buffer at each step makes
+        T small objects per buffer; the workspace hands out the same buffers
+        call after call, so their step views are kept with them.
+        """
+        key = (tag,) + tuple(id(b) for b in buffers)
+        steps = self._step_views.get(key)
+        if steps is None:
+            if len(self._step_views) >= 8:
+                self._step_views.clear()
+            steps = self._step_views[key] = (buffers, list(make()))  # buffers: keep ids unique
+        return steps[1]
+
     def _rows_major(self, A, T, N):
         """A (T, G, N) per-step buffer as (T*N, G): a view for N = 1, else a transposed copy.
 
@@ -473,17 +489,19 @@ class FusedLSTM(_FusedRunner):
             Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
-            steps = zip(range(T), XW, G, CI, FG, O, C, TC, Hb, Hb[1:])
+            steps = self._steps("fwd", (XW, B, TC, Hb), lambda: zip(
+                range(T), XW, G, CI, FG, O, C, TC, Hb, Hb[1:]))
+            # The third argument of each ufunc is its output (positional: faster to parse).
             for p, xw, g, ci, fg, o, c, tc, h_prev, h in steps:
-                np.dot(W_hT, h_prev, out=Z)
-                np.add(Z, xw, out=g)  # a (sigmoid rows halved)
-                np.tanh(g, out=g)
-                np.multiply(g, alpha, out=g)
-                np.add(g, beta, out=g)  # i, f, g, o
-                np.multiply(ci, fg, out=P)  # c_prev * f, i * g
-                np.add(P0, P1, out=c)  # c = f * c_prev + i * g, in the next step's c_prev slot
-                np.tanh(c, out=tc)
-                np.multiply(o, tc, out=h)  # h = o * tanh(c)
+                np.dot(W_hT, h_prev, Z)
+                np.add(Z, xw, g)  # a (sigmoid rows halved)
+                np.tanh(g, g)
+                np.multiply(g, alpha, g)
+                np.add(g, beta, g)  # i, f, g, o
+                np.multiply(ci, fg, P)  # c_prev * f, i * g
+                np.add(P0, P1, c)  # c = f * c_prev + i * g, in the next step's c_prev slot
+                np.tanh(c, tc)
+                np.multiply(o, tc, h)  # h = o * tanh(c)
                 if check:  # c first: h is computed from it
                     self._check_step(order, p, "forward", c=c, h=h)
         else:
@@ -535,16 +553,22 @@ class FusedLSTM(_FusedRunner):
         B4 = B.reshape(T + 1, 5, H, N)
         K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
         if not order.partial:
-            steps = zip(range(T - 1, -1, -1), K3[::-1], K2[::-1], DHC[::-1], DA[::-1],
-                        F[::-1], [None] * T if dH is None else dH[::-1])
-            for p, k3, k2, dhc, da, f_t, dh_t in steps:
+            Ki, Kf, Kg, Ko, Kc = (B4[:T, k] for k in range(5))  # (T, H, N) each
+            steps = self._steps("bwd", (B, F, dH), lambda: zip(
+                range(T - 1, -1, -1), Ki[::-1], Kf[::-1], Kg[::-1], Ko[::-1], Kc[::-1],
+                DA[::-1], F[::-1], [None] * T if dH is None else dH[::-1]))
+            # One same-shape call per gate: cheaper than a broadcast when N is small.
+            for p, ki, kf, kg, ko, kc, da, f_t, dh_t in steps:
                 if dh_t is not None:
-                    np.add(dh, dh_t, out=dh)  # from the output and from step t+1
-                np.multiply(dh, k2, out=k2)  # da_o, dh * K_c
-                np.add(dc, dhc, out=dc)  # dc_all
-                np.multiply(dc, k3, out=k3)  # da_i, da_f, da_g
-                np.multiply(dc, f_t, out=dc)  # dc_prev
-                np.dot(W_h, da, out=dh)  # dh_prev
+                    np.add(dh, dh_t, dh)  # from the output and from step t+1
+                np.multiply(dh, ko, ko)  # da_o
+                np.multiply(dh, kc, kc)
+                np.add(dc, kc, dc)  # dc_all = dc + dh * K_c
+                np.multiply(dc, ki, ki)  # da_i
+                np.multiply(dc, kf, kf)  # da_f
+                np.multiply(dc, kg, kg)  # da_g
+                np.multiply(dc, f_t, dc)  # dc_prev
+                np.dot(W_h, da, dh)  # dh_prev
                 if check:
                     self._check_step(order, p, dh=dh, dc=dc)
         else:
