@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["learning_curves", "grad_norms_through_time", "gate_heatmap", "prediction_vs_truth",
-           "figure", "save_figure"]
+           "box_plots", "figure", "save_figure"]
 
 
 def figure(figsize=(6.4, 4.0), **kwargs):
@@ -335,4 +335,76 @@ def prediction_vs_truth(truth, predictions, *, x=None, title=None, ylabel="value
     ax.legend()
     if np.issubdtype(x.dtype, np.datetime64):
         fig.autofmt_xdate()
+    return _finish(fig, path)
+
+
+def box_plots(panels, *, baseline=None, logy=False, title=None, path=None):
+    """Scores of several variants over repeated runs: a box per variant, a panel per task.
+
+    The figure of Greff et al. (2015): for each task a row of boxes, one per
+    variant, showing how the runs (seeds, hyperparameters) spread. Each run
+    is also drawn as a dot, since a few runs make a thin box.
+
+    Parameters
+    ----------
+    panels : dict[str, dict[str, sequence of float]]
+        ``panel title -> {label -> scores}``: one subplot per panel, one box
+        per label in the given order. NaN or infinite scores (diverged runs)
+        are left out of the box and counted under the label.
+    baseline : str, optional
+        The label to compare against (e.g. ``"V"``): its box is grey and its
+        median a dashed line across the panel.
+    logy : bool or collection of str
+        Logarithmic y axis for every panel (True) or for the named panels.
+    title : str, optional
+    path : str or Path, optional
+        Where to save the figure.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = box_plots({"chars": {"V": [2.1, 2.2, 2.15], "NFG": [2.9, 3.4, float("nan")]},
+    ...                  "adding": {"V": [1e-3, 2e-3], "NFG": [0.1, 0.2]}},
+    ...                 baseline="V", logy={"adding"})
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['V', 'NFG\\n(1 diverged)']
+    >>> [ax.get_yscale() for ax in fig.axes], len(fig.axes[0].get_lines()) > 4
+    (['linear', 'log'], True)
+    """
+    if not isinstance(panels, dict) or not panels:
+        raise ValueError(f"panels: expected a non-empty dict of {{title: {{label: scores}}}}, "
+                         f"got {type(panels).__name__} {panels!r:.60}")
+    widest = max(len(groups) for groups in panels.values())
+    fig = _new_figure((max(4.0, 0.5 * widest + 1.2) * len(panels), 4.2))
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (name, groups) in zip(axes, panels.items()):
+        data, labels = [], []
+        for label, scores in groups.items():
+            scores = np.asarray(scores, dtype=float).ravel()
+            finite = scores[np.isfinite(scores)]
+            lost = scores.size - finite.size
+            data.append(finite)
+            labels.append(label + (f"\n({lost} diverged)" if lost else ""))
+        if logy is True or (not isinstance(logy, bool) and name in logy):
+            ax.set_yscale("log")
+            _set_log_ylim(ax, data)
+        positions = np.arange(1, len(data) + 1)
+        drawn = [k for k, d in enumerate(data) if d.size]  # a box needs at least one run
+        boxes = ax.boxplot([data[k] for k in drawn], positions=positions[drawn], widths=0.6,
+                           patch_artist=True, showfliers=False)
+        for k, patch in zip(drawn, boxes["boxes"]):
+            patch.set_facecolor("0.8" if list(groups)[k] == baseline else "#9ecae1")
+        for k, d in enumerate(data):  # every run as a dot, spread a little sideways
+            ax.plot(positions[k] + np.linspace(-0.15, 0.15, d.size), d, "o", ms=3, color="black",
+                    alpha=0.6)
+        if baseline in groups and data[list(groups).index(baseline)].size:
+            ax.axhline(np.median(data[list(groups).index(baseline)]), ls="--", lw=1, color="0.4")
+        ax.set_xticks(positions, labels, rotation=90 if widest > 12 else 0, fontsize=8)
+        ax.set_title(name)
+        ax.grid(axis="y", alpha=0.3)
+    if title:
+        fig.suptitle(title)
     return _finish(fig, path)
