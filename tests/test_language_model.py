@@ -62,7 +62,7 @@ def test_sampling_follows_the_protocol_and_options_reach_the_layer():
 def test_float32_and_bad_cell():
     model = ll.LanguageModel(5, 2, 3, dtype=np.float32, rng=0)
     assert model.forward(np.array([[1]]))[0].dtype == np.float32
-    with pytest.raises(ValueError, match=r"cell: expected one of \['gru', 'lstm', 'rnn'\], got 'LSTM'"):
+    with pytest.raises(ValueError, match=r"cell: expected one of \['gru', 'lstm', 'rnn'\], got"):
         ll.LanguageModel(5, 2, 3, cell="LSTM")
 
 
