@@ -489,15 +489,22 @@ class FusedLSTM(_FusedRunner):
             Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
+            IF = B[:T, H:3 * H]  # (T, 2H, N) the sigmoid rows i, f (o is O)
             steps = self._steps("fwd", (XW, B, TC, Hb), lambda: zip(
-                range(T), XW, G, CI, FG, O, C, TC, Hb, Hb[1:]))
+                range(T), XW, G, IF, CI, FG, O, C, TC, Hb, Hb[1:]))
             # The third argument of each ufunc is its output (positional: faster to parse).
-            for p, xw, g, ci, fg, o, c, tc, h_prev, h in steps:
+            for p, xw, g, i_f, ci, fg, o, c, tc, h_prev, h in steps:
                 np.dot(W_hT, h_prev, Z)
                 np.add(Z, xw, g)  # a (sigmoid rows halved)
                 np.tanh(g, g)
-                np.multiply(g, alpha, g)
-                np.add(g, beta, g)  # i, f, g, o
+                if N == 1:  # (4H, 1) columns: one call each, no broadcast
+                    np.multiply(g, alpha, g)
+                    np.add(g, beta, g)  # i, f, g, o
+                else:  # scalars on the sigmoid blocks beat a broadcast (4H, 1) column
+                    np.multiply(i_f, 0.5, i_f)
+                    np.add(i_f, 0.5, i_f)  # i, f
+                    np.multiply(o, 0.5, o)
+                    np.add(o, 0.5, o)  # o
                 np.multiply(ci, fg, P)  # c_prev * f, i * g
                 np.add(P0, P1, c)  # c = f * c_prev + i * g, in the next step's c_prev slot
                 np.tanh(c, tc)
