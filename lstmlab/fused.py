@@ -126,12 +126,14 @@ class _Workspace:
 
     A fresh multi-megabyte array costs a page fault per 4 KiB on its first
     write, as much as a few passes over the data; a training loop runs the
-    same shapes again and again, so the runner reuses them. At most two
-    arrays per shape are kept.
+    same shapes again and again, so the runner reuses them. At most
+    ``limit`` arrays are kept, those of the shapes used last (sequences of
+    changing lengths do not pile up).
     """
 
-    def __init__(self):
-        self._free = {}
+    def __init__(self, limit=16):
+        self._free = {}  # (shape, dtype) -> arrays; dicts keep order: least recent first
+        self._limit = limit
 
     def take(self, shape, dtype, zero=False):
         stack = self._free.get((shape, dtype))
@@ -142,9 +144,16 @@ class _Workspace:
 
     def give(self, *arrays):
         for a in arrays:
-            stack = self._free.setdefault((a.shape, a.dtype), [])
-            if len(stack) < 2:
+            key = (a.shape, a.dtype)
+            stack = self._free.pop(key, [])
+            if not any(b is a for b in stack):
                 stack.append(a)
+            self._free[key] = stack  # now the most recent
+        while sum(len(v) for v in self._free.values()) > self._limit:
+            oldest = next(iter(self._free))
+            self._free[oldest].pop(0)
+            if not self._free[oldest]:
+                del self._free[oldest]
 
 
 class _Order:
@@ -394,7 +403,7 @@ class _FusedRunner(Module):
         key = (tag,) + tuple(id(b) for b in buffers)
         steps = self._step_views.get(key)
         if steps is None:
-            if len(self._step_views) >= 8:
+            if len(self._step_views) >= 4:  # they keep their buffers alive
                 self._step_views.clear()
             steps = self._step_views[key] = (buffers, list(make()))  # buffers: keep ids unique
         return steps[1]
