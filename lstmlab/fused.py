@@ -134,26 +134,34 @@ class _Workspace:
     def __init__(self, limit=16):
         self._free = {}  # (shape, dtype) -> arrays; dicts keep order: least recent first
         self._limit = limit
+        self._count = 0
 
     def take(self, shape, dtype, zero=False):
         stack = self._free.get((shape, dtype))
-        a = stack.pop() if stack else np.empty(shape, dtype=dtype)
+        if stack:
+            self._count -= 1
+            a = stack.pop()
+        else:
+            a = np.empty(shape, dtype=dtype)
         if zero:
             a.fill(0)
         return a
 
     def give(self, *arrays):
+        """Keep arrays that nothing else references any more (each given once)."""
+        free = self._free
         for a in arrays:
             key = (a.shape, a.dtype)
-            stack = self._free.pop(key, [])
-            if not any(b is a for b in stack):
-                stack.append(a)
-            self._free[key] = stack  # now the most recent
-        while sum(len(v) for v in self._free.values()) > self._limit:
-            oldest = next(iter(self._free))
-            self._free[oldest].pop(0)
-            if not self._free[oldest]:
-                del self._free[oldest]
+            stack = free.pop(key, [])
+            stack.append(a)
+            free[key] = stack  # now the most recent
+        self._count += len(arrays)
+        while self._count > self._limit:
+            oldest = next(iter(free))
+            free[oldest].pop(0)
+            self._count -= 1
+            if not free[oldest]:
+                del free[oldest]
 
 
 class _Order:
@@ -240,6 +248,7 @@ class _FusedRunner(Module):
     """
 
     cell_type = None
+    _state_arrays = 1  # h; the LSTM's state is (h, c)
 
     def __init__(self, cell, *, reverse=False):
         super().__init__()
@@ -291,7 +300,9 @@ class _FusedRunner(Module):
         check_shape("xs", xs, (None, None, cell.input_size),
                     f"(T, N, D) with D = {cell.input_size}")
         T, N, D = xs.shape
-        state = cell.initial_state(N) if state is None else cell.check_state(state, N)
+        H = cell.hidden_size
+        if state is not None:
+            state = cell.check_state(state, N)
         if lengths is not None:
             lengths = check_lengths(lengths, N, T)
         if T == 0 or N == 0:
@@ -302,7 +313,10 @@ class _FusedRunner(Module):
                 check_finite(self._where, "x", xs[t], "forward", t)
         order = _Order(T, N, lengths, self.reverse)
         X = order.gather(xs, self._ws.take((T, N, D), cell.dtype))  # the input, copied
-        state = [order.rows_T(a) for a in cell.split_state(state)]  # (H, N) each
+        if state is None:
+            state = [np.zeros((H, N), dtype=cell.dtype) for _ in range(self._state_arrays)]
+        else:
+            state = [order.rows_T(a) for a in cell.split_state(state)]  # (H, N) each
         hs, finals, record = self._forward(X, state, order)  # hs (T, H, N); checks each step
         out = order.scatter(hs.transpose(0, 2, 1)), cell.join_state(
             [order.final(b) for b in finals])
@@ -346,8 +360,7 @@ class _FusedRunner(Module):
         ws = self._ws
         dH = None if dhs is None else order.gather_T(dhs, ws.take((T, H, N), cell.dtype))
         if dstate is None:
-            ds = [np.zeros((H, N), dtype=cell.dtype) for _ in cell.split_state(
-                cell.initial_state(0))]
+            ds = [np.zeros((H, N), dtype=cell.dtype) for _ in range(self._state_arrays)]
         else:
             ds = [order.rows_T(a) for a in cell.split_state(dstate)]
         dX = self._backward(record, dH, ds, order)  # (T, N, D); ds becomes dstate0
@@ -468,6 +481,7 @@ class FusedLSTM(_FusedRunner):
     """
 
     cell_type = LSTMCell
+    _state_arrays = 2
 
     def __init__(self, cell, *, reverse=False):
         super().__init__(cell, reverse=reverse)
@@ -610,11 +624,11 @@ class FusedLSTM(_FusedRunner):
         T, N, D = X.shape
         dA, At = self._rows_major(DA, T, N)  # (T*N, G), zero where rows did not run
         hp, Ht = self._rows_major(HP, T, N)  # (T*N, H)
-        grads = self.grads
-        grads[W_x_name] += X.reshape(T * N, D).T @ dA
-        grads[W_h_name] += hp.T @ dA
+        grads = self.grads  # each updated in place (np.add ... out=), never rebound
+        np.add(grads[W_x_name], X.reshape(T * N, D).T @ dA, out=grads[W_x_name])
+        np.add(grads[W_h_name], hp.T @ dA, out=grads[W_h_name])
         if self.cell.bias:
-            grads[b_name] += dA.sum(axis=0)
+            np.add(grads[b_name], dA.sum(axis=0), out=grads[b_name])
         dX = (dA @ self.params[W_x_name].T).reshape(T, N, D)
         self._ws.give(*(a for a in (At, Ht) if a is not None))
         return dX
