@@ -27,7 +27,37 @@ Run::
 
 or open ``examples/word_lm.ipynb`` (its outputs come from ``--quick``).
 
-MEASURED_RUN
+A full run on this 2-core machine, shared with other jobs (defaults: seed
+0, float32, the docstring corpus of Python 3.11.7; 3.5 minutes of training)
+printed::
+
+    the docstrings of 108 standard-library modules: train 119,836 tokens (1.7% <unk>),
+    valid 15,735 tokens (4.6% <unk>), test 15,618 tokens (4.5% <unk>); vocabulary 3,971
+    (words seen at least 2x in training)
+    epoch  1  lr 1  train perplexity   612.80  valid perplexity   301.82
+    epoch  4  lr 1  train perplexity   128.43  valid perplexity   144.17
+    epoch  5  lr 0.5  train perplexity    82.30  valid perplexity   124.69
+    ...
+    epoch 13  lr 0.001953  train perplexity    43.90  valid perplexity   108.32
+    after 13 epochs (3.5 min): valid perplexity 108.32, test perplexity 137.42
+    (a uniform guess: 3,971)
+
+and ``ll.sample`` (temperature 0.8, primed with ``<eos>``) wrote, one sentence
+per line::
+
+    if nbytes is not none the source is not specified but the patched size is not
+    expressed <eos>
+    the sequence is returned as a bytes object <eos>
+
+The corpus is 120,000 words, an eighth of the Penn Treebank's 929,000, so
+the model overfits: the training perplexity (44) ends far below the
+validation one (108), and the learning-rate decay is what keeps the
+validation perplexity falling. Zaremba et al.'s dropout (``--dropout 0.5``,
+their medium model's rate) is the remedy they propose. The test docstrings
+(every 10th, like the validation ones, but others) happen to be harder than
+the validation ones in this small corpus; on the Penn Treebank the two are
+close (Zaremba et al. report 120.7 valid and 114.5 test for this
+configuration; not measured here: the Penn Treebank is not on this machine).
 
 References
 ----------
@@ -150,6 +180,8 @@ print(model.summary())
 # ## Training: truncated BPTT, SGD with a decaying learning rate, clipping at 5
 # The loop is the lesson: per epoch, the streams start from a zero state; per chunk,
 # forward from the carried state, backward through these 35 steps only, clip, step.
+# The loss that is minimised is Zaremba et al.'s: summed over the 35 steps, averaged over
+# the 20 streams.
 # After every epoch the validation perplexity, exp(mean cross-entropy), with dropout off.
 
 # %%
@@ -164,8 +196,10 @@ for epoch in range(1, args.epochs + 1):
     for x, y in batches:  # (T, N) each
         model.zero_grad()
         logits, state = model.forward(x, state)
-        loss, dlogits = ll.cross_entropy(logits, y)
-        model.backward(dlogits)
+        loss, dlogits = ll.cross_entropy(logits, y)  # the mean over the T x N predictions
+        # Zaremba et al. minimise the SUM over the T steps of the mean over the batch: T times
+        # this loss, so T times its gradient (what lr 1 and clipping at 5 are tuned for)
+        model.backward(dlogits * x.shape[0])
         ll.clip_grad_norm(model, args.clip)
         opt.step()
         total, count = total + loss * y.size, count + y.size
