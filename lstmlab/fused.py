@@ -22,9 +22,9 @@ optimizers do not change. Where the time goes, and what each trick saves:
    contiguous once per backward (a product with a transposed view is slower).
 2. **One tanh for all four gates.** ``sigmoid(a) = (tanh(a / 2) + 1) / 2``: the
    sigmoid columns of ``W_x``, ``W_h`` and ``b`` are halved once per forward
-   (exact: a power of two), so a step takes one ``tanh`` of the (N, 4H)
-   pre-activations and one multiply-add ``* alpha + beta`` with
-   ``alpha = beta = 1/2`` on the sigmoid columns (``alpha = 1, beta = 0`` on g).
+   (exact: a power of two), so a step takes one ``tanh`` of the 4H
+   pre-activations, then ``* 1/2 + 1/2`` on the sigmoid ones (for N = 1 as one
+   multiply-add by the columns ``alpha, beta``, which are 1 and 0 on g).
 3. **Buffers laid out so one call does two equations.** A step's row holds
    ``[c_prev | i | f | g | o]``, so ``[c_prev, i] * [f, g]`` gives both terms
    of ``c = f * c_prev + i * g`` in one multiply, and c is written straight
@@ -535,18 +535,22 @@ class FusedLSTM(_FusedRunner):
                 if check:  # c first: h is computed from it
                     self._check_step(order, p, "forward", c=c, h=h)
         else:
+            Z, IF = np.empty((4 * H, N), dtype=dtype), B[:T, H:3 * H]
             for p, n in enumerate(order.steps):  # only the first n (sorted) rows run
                 if n == 0:
                     break  # rows are sorted: none runs at p or later
-                g = G[p, :, :n]
-                np.add(W_hT @ Hb[p, :, :n], XW[p, :, :n], out=g)
+                z, g, i_f, o = Z[:, :n], G[p, :, :n], IF[p, :, :n], O[p, :, :n]
+                c, tc, h = C[p, :, :n], TC[p, :, :n], Hb[p + 1, :, :n]
+                np.matmul(W_hT, Hb[p, :, :n], out=z)
+                np.add(z, XW[p, :, :n], out=g)
                 np.tanh(g, out=g)
-                np.multiply(g, alpha, out=g)
-                np.add(g, beta, out=g)
+                for s in (i_f, o):  # the sigmoid rows
+                    np.multiply(s, 0.5, out=s)
+                    np.add(s, 0.5, out=s)
                 P = CI[p, :, :n] * FG[p, :, :n]
-                np.add(P[:H], P[H:], out=C[p, :, :n])
-                np.tanh(C[p, :, :n], out=TC[p, :, :n])
-                np.multiply(O[p, :, :n], TC[p, :, :n], out=Hb[p + 1, :, :n])
+                np.add(P[:H], P[H:], out=c)
+                np.tanh(c, out=tc)
+                np.multiply(o, tc, out=h)
                 if check:
                     self._check_step(order, p, "forward", c=C[p], h=Hb[p + 1])
         ws.give(XW)
@@ -613,7 +617,7 @@ class FusedLSTM(_FusedRunner):
                 np.add(dc_n, DHC[p, :, :n], out=dc_n)
                 np.multiply(dc_n, k3, out=k3)
                 np.multiply(dc_n, F[p, :, :n], out=dc_n)
-                dh_n[...] = W_h @ DA[p, :, :n]
+                np.matmul(W_h, DA[p, :, :n], out=dh_n)
                 if check:
                     self._check_step(order, p, dh=dh, dc=dc)
         ws.give(F)
