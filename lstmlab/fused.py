@@ -141,6 +141,8 @@ class _Workspace:
         if stack:
             self._count -= 1
             a = stack.pop()
+            if not stack:  # no empty lists left behind: give() evicts from the oldest key
+                del self._free[(shape, dtype)]
         else:
             a = np.empty(shape, dtype=dtype)
         if zero:
