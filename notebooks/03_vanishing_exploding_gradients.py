@@ -26,8 +26,13 @@
 # and notebook [02](02_bptt_and_gradient_check.ipynb).
 
 # %%
-import math
 import os
+
+# Small matrices: one BLAS thread is faster, and on a busy machine extra BLAS threads
+# that spin waiting for a core slow everything down. Set before NumPy is imported.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import math
 
 import numpy as np
 
@@ -210,7 +215,7 @@ plot.learning_curves({label: losses for label, (losses, _) in runs.items()}, log
 
 # %%
 plot.learning_curves({label: norms for label, (_, norms) in runs.items()}, logy=True,
-                     ylabel="global gradient norm (before clipping)",
+                     ylabel="global gradient norm (before clipping)", ylim=(0.1, 1e4),
                      title="the gradient norm at every step")
 
 # %% [markdown]
@@ -219,7 +224,7 @@ plot.learning_curves({label: norms for label, (_, norms) in runs.items()}, logy=
 # in an overflow; on another machine the step can differ, since it depends on rounding).
 # With clipping, the same gradients, shortened to length 1 when they are longer, drive the
 # loss well below the 1/3 of predicting 0. Note that clipping does not make the gradient
-# norms small: they still spike, but a spike no longer throws the weights away.
+# norms small: they still spike (to tens), but a spike no longer throws the weights away.
 #
 # Clipping treats the symptom of exploding gradients; for vanishing ones there is no
 # clipping. The cure is architectural: the LSTM's and the GRU's additive paths, a good
