@@ -24,17 +24,18 @@ Run::
 or open ``examples/adding_problem.ipynb`` (its outputs come from ``--quick``).
 
 A full run on this 2-core machine (defaults: seed 0, float32, H = 64, Adam
-lr 3e-3, batch 64, clipping at 1.0, 3000 steps per cell; 5.2 minutes in all)
+lr 3e-3, batch 64, clipping at 1.0, 3000 steps per cell; 2.1 minutes in all,
+with other jobs on the machine)
 printed::
 
     T = 100, H = 64, 3000 steps of batch 64:
       predict 1 (mean)   test MSE 0.1649
-      RNN                test MSE 0.1654  (4353 params, 0.5 min)
-      LSTM               test MSE 0.0002  (17217 params, 2.5 min)
-      GRU                test MSE 0.0001  (12993 params, 2.1 min)
+      RNN                test MSE 0.1654  (4353 params, 0.1 min)
+      LSTM               test MSE 0.0002  (17217 params, 0.8 min)
+      GRU                test MSE 0.0001  (12993 params, 1.1 min)
 
 The tanh RNN never leaves the 0.167 plateau. The LSTM sits on it until
-somewhere between steps 1,250 and 1,500 (test MSE 0.1646, then 0.0145), the
+somewhere between steps 1,250 and 1,500 (test MSE 0.1646, then 0.0202), the
 GRU until between steps 250 and 500; both then fall by three orders of
 magnitude: they have learnt to store the marked values and ignore the
 distractors. (When the LSTM and GRU leave the plateau varies with the seed
