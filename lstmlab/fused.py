@@ -511,7 +511,6 @@ class FusedLSTM(_FusedRunner):
         CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
         check = is_anomaly_enabled()
         if not order.partial:
-            Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
             IF = B[:T, H:3 * H]  # (T, 2H, N) the sigmoid rows i, f (o is O)
@@ -519,8 +518,8 @@ class FusedLSTM(_FusedRunner):
                 range(T), XW, G, IF, CI, FG, O, C, TC, Hb, Hb[1:]))
             # The third argument of each ufunc is its output (positional: faster to parse).
             for p, xw, g, i_f, ci, fg, o, c, tc, h_prev, h in steps:
-                np.dot(W_hT, h_prev, Z)
-                np.add(Z, xw, g)  # a (sigmoid rows halved)
+                np.dot(W_hT, h_prev, g)  # h_prev W_h, straight into the step's gate rows
+                np.add(g, xw, g)  # a (sigmoid rows halved)
                 np.tanh(g, g)
                 if N == 1:  # (4H, 1) columns: one call each, no broadcast
                     np.multiply(g, alpha, g)
