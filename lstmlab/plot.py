@@ -22,7 +22,33 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["learning_curves", "grad_norms_through_time", "gate_heatmap", "prediction_vs_truth",
-           "box_plots", "figure", "save_figure"]
+           "box_plots", "figure", "save_figure", "check_matplotlib"]
+
+_INSTALL = ("lstmlab.plot draws with matplotlib, which is not installed: "
+            "pip install matplotlib (or, in a clone of lstmlab: pip install -e '.[examples]')")
+
+
+def check_matplotlib():
+    """Raise a one-line ModuleNotFoundError saying how to install matplotlib if it is missing.
+
+    Call it before long work whose results you want to plot, so a missing
+    matplotlib stops you at the start, not after training.
+
+    Raises
+    ------
+    ModuleNotFoundError
+        With the install command, when ``import matplotlib`` fails.
+
+    Examples
+    --------
+    >>> check_matplotlib()            # matplotlib is installed: nothing happens
+    """
+    try:
+        import matplotlib  # noqa: F401
+    except ModuleNotFoundError as error:
+        if error.name != "matplotlib":
+            raise
+        raise ModuleNotFoundError(_INSTALL, name="matplotlib") from None
 
 
 def figure(figsize=(6.4, 4.0), **kwargs):
@@ -51,6 +77,7 @@ def figure(figsize=(6.4, 4.0), **kwargs):
     >>> type(fig).__mro__[1].__name__, len(fig._repr_png_()) > 1000
     ('Figure', True)
     """
+    check_matplotlib()
     from ._inline import InlineFigure  # matplotlib is imported here, on first use
 
     kwargs.setdefault("layout", "constrained")

@@ -22,6 +22,14 @@ def test_import_lstmlab_does_not_import_matplotlib():
     assert out.stdout.strip() == "False"
 
 
+def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    monkeypatch.delitem(sys.modules, "lstmlab._inline", raising=False)
+    for call in (plot.check_matplotlib, lambda: plot.learning_curves({"a": [1.0, 0.5]})):
+        with pytest.raises(ModuleNotFoundError, match=r"not installed: pip install matplotlib"):
+            call()
+
+
 def test_learning_curves_writes_png_with_lines_and_baseline(tmp_path):
     path = tmp_path / "sub" / "curves.png"  # the directory is created
     fig = plot.learning_curves({"a": np.linspace(1, 0.1, 50), "b": (np.arange(5), np.ones(5))},
@@ -114,12 +122,14 @@ PLOT_CALLS = {
                     " labels='hello', path=out / 'c.png')",
     "prediction_vs_truth": "plot.prediction_vs_truth(np.arange(5.0), {'p': np.ones(5)},"
                            " path=out / 'd.png')",
+    "box_plots": "plot.box_plots({'task': {'V': [2.1, 2.2], 'NFG': [2.9, 3.4]}},"
+                 " path=out / 'e.png')",
     "figure": "fig = plot.figure((3, 2)); fig.add_subplot().plot([0, 1]); fig",
 }
 
 
 def test_every_plot_function_is_covered_by_the_notebook_test():
-    assert set(PLOT_CALLS) == set(plot.__all__) - {"save_figure"}
+    assert set(PLOT_CALLS) == set(plot.__all__) - {"save_figure", "check_matplotlib"}
 
 
 def test_returned_figures_are_matplotlib_figures_that_render_png(tmp_path):
@@ -163,5 +173,5 @@ def test_last_line_plot_shows_its_image_once_in_a_notebook(tmp_path, magic):
         assert len(shown) == 1, f"{name}: expected one image/png output, got {cell.outputs}"
         assert shown[0]["data"]["image/png"]  # base64 text of a non-empty image
     assert nb.cells[-1].outputs == []
-    for name in "abcd":
+    for name in "abcde":
         assert is_png(tmp_path / f"{name}.png")  # path= still saves
