@@ -180,8 +180,9 @@ def test_clockwork_signal(tmp_path, monkeypatch):
 def test_every_example_is_tested_here_or_with_the_attention_examples():
     here = pathlib.Path(__file__).read_text()
     attention = (EXAMPLES.parent / "tests" / "test_examples_attention.py").read_text()
+    variants = (EXAMPLES.parent / "tests" / "test_examples_variants.py").read_text()
     for name in SCRIPTS:
-        assert f'"{name}"' in here or f'"{name[:-3]}"' in attention, name
+        assert f'"{name}"' in here or f'"{name[:-3]}"' in attention + variants, name
 
 
 # -- what the examples share, and what they need --------------------------------------------
