@@ -37,6 +37,8 @@ import numpy as np
 import lstmlab as ll
 from lstmlab import plot
 
+plot.check_matplotlib()  # the figures need matplotlib: if it is missing, say so now
+
 np.set_printoptions(precision=3, suppress=True)
 
 # %% [markdown]

@@ -29,6 +29,8 @@ import numpy as np
 import lstmlab as ll
 from lstmlab import plot
 
+plot.check_matplotlib()  # the figures need matplotlib: if it is missing, say so now
+
 np.set_printoptions(precision=3, suppress=True)
 T, N, D, H = 8, 2, 3, 4
 rng = np.random.default_rng(0)

@@ -40,6 +40,8 @@ import lstmlab as ll
 from lstmlab import plot
 from lstmlab.init import orthogonal
 
+plot.check_matplotlib()  # the figures need matplotlib: if it is missing, say so now
+
 QUICK = os.environ.get("LSTMLAB_QUICK", "") not in ("", "0")  # the test suite's smoke run
 T, N, D, H = (30, 8, 4, 16) if QUICK else (100, 32, 4, 64)
 rng = np.random.default_rng(0)

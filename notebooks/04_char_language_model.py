@@ -35,6 +35,8 @@ import lstmlab as ll
 from lstmlab import plot
 from lstmlab.data import Vocab, bptt_batches
 
+plot.check_matplotlib()  # the figures need matplotlib: if it is missing, say so now
+
 QUICK = os.environ.get("LSTMLAB_QUICK", "") not in ("", "0")  # the test suite's smoke run
 E, H = (16, 32) if QUICK else (32, 128)  # embedding and hidden sizes
 T, N = 64, 32  # truncation length (steps per chunk) and parallel streams

@@ -39,6 +39,8 @@ import lstmlab as ll
 from lstmlab import plot
 from lstmlab.data import Vocab, pad_sequences
 
+plot.check_matplotlib()  # the figures need matplotlib: if it is missing, say so now
+
 QUICK = os.environ.get("LSTMLAB_QUICK", "") not in ("", "0")  # the test suite's smoke run
 MIN_LEN, MAX_LEN = 3, (6 if QUICK else 14)  # string lengths
 E, H = (8, 16) if QUICK else (16, 64)  # embedding and hidden sizes
