@@ -2,7 +2,7 @@
 
 The examples are top-level notebook scripts: each test runs one as ``__main__``
 (in this process, with its own ``sys.argv``) and reads the values it leaves
-behind. The attention examples' own tests are in test_examples_attention.py;
+behind. Some examples have their own test file (tests/test_examples_<topic>.py);
 every example also runs as a notebook in test_notebooks.py.
 """
 
@@ -177,12 +177,12 @@ def test_clockwork_signal(tmp_path, monkeypatch):
     assert len(pngs(tmp_path)) == 2
 
 
-def test_every_example_is_tested_here_or_with_the_attention_examples():
+def test_every_example_is_run_by_a_test():
     here = pathlib.Path(__file__).read_text()
-    attention = (EXAMPLES.parent / "tests" / "test_examples_attention.py").read_text()
-    variants = (EXAMPLES.parent / "tests" / "test_examples_variants.py").read_text()
+    tests = pathlib.Path(__file__).parent
+    others = "".join(p.read_text() for p in sorted(tests.glob("test_examples_*.py")))
     for name in SCRIPTS:
-        assert f'"{name}"' in here or f'"{name[:-3]}"' in attention + variants, name
+        assert f'"{name}"' in here or f'"{name[:-3]}"' in others or f'"{name}"' in others, name
 
 
 # -- what the examples share, and what they need --------------------------------------------
