@@ -95,10 +95,9 @@ for cell in cells:
         parser.error(f"--cells: expected names from {list(CELLS)}, got {cell!r}")
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    sys.exit("adding_problem.py draws its figures with matplotlib; install it with: "
-             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"adding_problem.py: {error}")
 
 dtype = np.dtype(args.dtype)
 out = Path(args.out)

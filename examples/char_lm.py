@@ -141,10 +141,9 @@ if args.data and not Path(args.data).is_file():
     sys.exit(f"char_lm.py: --data {args.data}: no such file; pass a UTF-8 text file, or leave "
              "--data out to train on Python's own docstrings")
 try:
-    import matplotlib  # noqa: F401
-except ImportError:
-    sys.exit("char_lm.py draws its figures with matplotlib; install it with: "
-             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"char_lm.py: {error}")
 
 # %% [markdown]
 # ## The text, the vocabulary, a held-out split

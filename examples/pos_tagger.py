@@ -92,10 +92,9 @@ if args.quick:
     args.train_sentences, args.test_sentences = 100, 30
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    sys.exit("pos_tagger.py draws its figures with matplotlib; install it with: "
-             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"pos_tagger.py: {error}")
 
 rng = np.random.default_rng(args.seed)
 out = Path(args.out)

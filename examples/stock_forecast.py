@@ -78,10 +78,9 @@ if args.quick:
     args.epochs, args.hidden = 3, 8
 
 try:  # before any work: the data file ships with matplotlib, which also draws the figures
-    from matplotlib import cbook
-except ImportError:
-    sys.exit("stock_forecast.py reads goog.npz from matplotlib and draws with it; install it "
-             "with: pip install -e '.[examples]'  (or: pip install matplotlib)")
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"stock_forecast.py: {error}")
 
 rng = np.random.default_rng(args.seed)
 out = Path(args.out)
@@ -96,6 +95,8 @@ out.mkdir(parents=True, exist_ok=True)
 # %%
 def load_goog():
     """Dates and the (open, high, low, close, log volume) columns of goog.npz."""
+    from matplotlib import cbook  # matplotlib only to locate its sample file
+
     path = cbook.get_sample_data("goog.npz", asfileobj=False)
     with np.load(path, allow_pickle=False) as archive:
         r = archive["price_data"]

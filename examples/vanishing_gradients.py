@@ -120,10 +120,9 @@ if args.quick:
     args.T, args.hidden, args.T_train, args.steps = 30, 16, 20, 30
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    sys.exit("vanishing_gradients.py draws its figures with matplotlib; install it with: "
-             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"vanishing_gradients.py: {error}")
 
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)

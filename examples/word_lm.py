@@ -80,6 +80,7 @@ from pathlib import Path
 import numpy as np
 
 import lstmlab as ll
+from lstmlab import plot
 from lstmlab.data import Vocab, bptt_batches
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
@@ -121,12 +122,9 @@ if args.data:
     except FileNotFoundError as err:
         sys.exit(f"word_lm.py --data {args.data}: {str(err).removeprefix('directory: ')}")
 try:
-    import matplotlib  # noqa: F401
-
-    from lstmlab import plot
-except ImportError:
-    sys.exit("word_lm.py draws its figure with matplotlib; install it with: "
-             "pip install -e '.[examples]'  (or: pip install matplotlib)")
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"word_lm.py: {error}")
 
 rng = np.random.default_rng(args.seed)
 out = Path(args.out)
