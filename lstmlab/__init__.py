@@ -23,10 +23,10 @@ from .gradcheck import (
 )
 from .gru import GRUCache, GRUCell
 from .io import load, load_extra, save
+from .language_model import LanguageModel
 from .layers import GRU, LSTM, RNN
 from .linear import Linear
 from .losses import binary_cross_entropy_with_logits, cross_entropy, mse, nll_loss
-from .language_model import LanguageModel
 from .lstm import LSTMCache, LSTMCell, LSTMGateState, LSTMState
 from .many_to_one import ManyToOne
 from .metrics import accuracy, bits_per_char, perplexity
