@@ -141,10 +141,9 @@ if args.quick:
     args.seeds, args.hidden, args.char_steps, args.add_steps, args.add_T = 2, 8, 6, 6, 10
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    raise SystemExit("lstm_variants.py draws its figure with matplotlib; install it with: "
-                     "pip install matplotlib") from None
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"lstm_variants.py: {error}")
 
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
