@@ -1,3 +1,12 @@
+# %% [markdown]
+# # The adding problem: an LSTM and a GRU remember across 100 steps, a tanh RNN does not
+#
+# Runs top to bottom, as `python examples/adding_problem.py` does. The outputs saved in this
+# notebook come from its quick mode (`--quick`, or `LSTMLAB_QUICK=1` in the environment
+# Jupyter starts from); the docstring below quotes a full run. To change an option here,
+# change its default in the first code cell.
+
+# %%
 """The adding problem: an LSTM and a GRU remember across 100 steps, a tanh RNN does not.
 
 Hochreiter & Schmidhuber (1997), experiment 4. Each input is a sequence of T

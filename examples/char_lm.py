@@ -1,3 +1,12 @@
+# %% [markdown]
+# # A character language model trained on the docstrings of Python's standard library
+#
+# Runs top to bottom, as `python examples/char_lm.py` does. The outputs saved in this
+# notebook come from its quick mode (`--quick`, or `LSTMLAB_QUICK=1` in the environment
+# Jupyter starts from); the docstring below quotes a full run. To change an option here,
+# change its default in the first code cell.
+
+# %%
 """A character language model trained on the docstrings of Python's standard library.
 
 ``ll.LanguageModel``: Embedding -> LSTM (or ``--cell gru`` / ``rnn``) ->

@@ -1,3 +1,12 @@
+# %% [markdown]
+# # A part-of-speech tagger: the PyTorch tutorial's LSTMTagger, then held-out sentences
+#
+# Runs top to bottom, as `python examples/pos_tagger.py` does. The outputs saved in this
+# notebook come from its quick mode (`--quick`, or `LSTMLAB_QUICK=1` in the environment
+# Jupyter starts from); the docstring below quotes a full run. To change an option here,
+# change its default in the first code cell.
+
+# %%
 """A part-of-speech tagger: the PyTorch tutorial's LSTMTagger, then held-out sentences.
 
 Part 1 is the model of PyTorch's "Sequence models and LSTM networks"

@@ -1,3 +1,9 @@
+# %% [markdown]
+# # Quickstart: one LSTM cell stepped through a short sequence, by hand
+#
+# Runs top to bottom in a second, with NumPy alone. Each cell prints what it computed.
+
+# %%
 """Quickstart: one LSTM cell stepped through a short sequence, by hand.
 
 Runs in a second, with NumPy alone. It shows the whole cell protocol of lstmlab:

@@ -1,3 +1,12 @@
+# %% [markdown]
+# # Forecasting tomorrow's stock price with an LSTM -- and the baseline it has to beat
+#
+# Runs top to bottom, as `python examples/stock_forecast.py` does. The outputs saved in this
+# notebook come from its quick mode (`--quick`, or `LSTMLAB_QUICK=1` in the environment
+# Jupyter starts from); the docstring below quotes a full run. To change an option here,
+# change its default in the first code cell.
+
+# %%
 """Forecasting tomorrow's stock price with an LSTM -- and the baseline it has to beat.
 
 The data is real and ships with matplotlib: Google's daily prices from

@@ -1,3 +1,12 @@
+# %% [markdown]
+# # Vanishing and exploding gradients through time, measured; and gradient clipping
+#
+# Runs top to bottom, as `python examples/vanishing_gradients.py` does. The outputs saved in this
+# notebook come from its quick mode (`--quick`, or `LSTMLAB_QUICK=1` in the environment
+# Jupyter starts from); the docstring below quotes a full run. To change an option here,
+# change its default in the first code cell.
+
+# %%
 """Vanishing and exploding gradients through time, measured; and gradient clipping.
 
 Part 1 is the experiment of Bengio, Simard & Frasconi (1994). Put a loss on

@@ -1,3 +1,12 @@
+# %% [markdown]
+# # A word-level LSTM language model: Zaremba et al. (2014)'s small configuration
+#
+# Runs top to bottom, as `python examples/word_lm.py` does. The outputs saved in this
+# notebook come from its quick mode (`--quick`, or `LSTMLAB_QUICK=1` in the environment
+# Jupyter starts from); the docstring below quotes a full run. To change an option here,
+# change its default in the first code cell.
+
+# %%
 """A word-level LSTM language model: Zaremba et al. (2014)'s small configuration.
 
 ``ll.LanguageModel``: Embedding -> 2 LSTM layers of 200 -> Linear over the
