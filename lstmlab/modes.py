@@ -51,10 +51,10 @@ def no_grad():
     False
     >>> ll.is_grad_enabled()
     True
-    >>> layer.backward(np.ones_like(y))
+    >>> layer.backward(np.ones_like(y))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    RuntimeError: backward: no forward left to backpropagate in Linear (backward was called more often than forward, or before it; a forward under ll.no_grad() keeps nothing)
+    RuntimeError: backward: no forward left to backpropagate in Linear (backward was called ...)
     """
     token = _grad_enabled.set(False)
     try:
@@ -82,10 +82,10 @@ def detect_anomaly():
     >>> import lstmlab as ll
     >>> layer = ll.Linear(2, 2, rng=0)
     >>> with ll.detect_anomaly():
-    ...     layer.forward(np.array([[1.0, np.nan]]))
+    ...     layer.forward(np.array([[1.0, np.nan]]))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FloatingPointError: Linear: y is nan in forward (2 of 2 values are not finite, the first at index (0, 0))
+    FloatingPointError: Linear: y is nan in forward (2 of 2 values are not finite, ...)
     """
     token = _anomaly_enabled.set(True)
     try:
@@ -147,10 +147,11 @@ def check_finite(where, name, array, direction, t=None):
     --------
     >>> import numpy as np
     >>> import lstmlab as ll
-    >>> ll.check_finite("LSTM layers.0.fwd", "c", np.array([[0.5, np.inf]]), "forward", t=37)
+    >>> c = np.array([[0.5, np.inf]])
+    >>> ll.check_finite("LSTM layers.0.fwd", "c", c, "forward", t=37)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    FloatingPointError: LSTM layers.0.fwd: c at t=37 is inf in forward (1 of 2 values are not finite, the first at index (0, 1))
+    FloatingPointError: LSTM layers.0.fwd: c at t=37 is inf in forward (1 of 2 values ...)
     """
     finite = np.isfinite(array)
     if finite.all():

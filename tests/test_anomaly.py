@@ -39,7 +39,8 @@ def test_cell_state_c_is_checked():
     rec = ll.Recurrent(ll.LSTMCell(1, 1, rng=0))
     s0 = ll.LSTMState(np.zeros((1, 1)), np.full((1, 1), np.inf))
     with ll.detect_anomaly(), np.errstate(invalid="ignore"):
-        with pytest.raises(FloatingPointError, match=r"^Recurrent: c at t=0 is (inf|nan) in forward"):
+        with pytest.raises(FloatingPointError,
+                           match=r"^Recurrent: c at t=0 is (inf|nan) in forward"):
             rec.forward(np.zeros((2, 1, 1)), s0)
 
 

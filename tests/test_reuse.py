@@ -269,7 +269,8 @@ def run_lstm(mutate):
         cell.params[name][...] = value
     layer = ll.Recurrent(cell)
     rng = np.random.default_rng(9)
-    xs, h0, c0 = rng.standard_normal((T, N, D)), rng.standard_normal((N, H)), rng.standard_normal((N, H))
+    xs = rng.standard_normal((T, N, D))
+    h0, c0 = rng.standard_normal((N, H)), rng.standard_normal((N, H))
     G = rng.standard_normal((T, N, H))
     dstate = ll.LSTMState(rng.standard_normal((N, H)), rng.standard_normal((N, H)))
     hs, state = layer.forward(xs, ll.LSTMState(h0, c0))

@@ -370,16 +370,16 @@ for name in LAYERS:
          rf"backward: no forward left to backpropagate in {name}",
          lambda name=name: layer(name).backward(ones(T, N, 2 * H)))
     case(f"{name}.dout-broadcastable", "gradient shape", ValueError, "dout",
-         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), the shape of out of the forward being "
-         r"backpropagated, got \(1, 2, 10\)",
+         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), the shape of out of the "
+         r"forward being backpropagated, got \(1, 2, 10\)",
          lambda name=name: layer(name, forward=True).backward(ones(1, N, 2 * H)))
     case(f"{name}.dout-one-direction", "gradient shape", ValueError, "dout",
-         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), the shape of out of the forward being "
-         r"backpropagated, got \(4, 2, 5\)",
+         r"dout: expected shape \(T, N, dirs\*H\) = \(4, 2, 10\), the shape of out of the "
+         r"forward being backpropagated, got \(4, 2, 5\)",
          lambda name=name: layer(name, forward=True).backward(ones(T, N, H)))
     case(f"{name}.dout-time-major-to-batch_first", "gradient shape", ValueError, "dout",
-         r"dout: expected shape \(N, T, dirs\*H\) = \(2, 4, 10\), the shape of out of the forward being "
-         r"backpropagated, got \(4, 2, 10\)",
+         r"dout: expected shape \(N, T, dirs\*H\) = \(2, 4, 10\), the shape of out of the "
+         r"forward being backpropagated, got \(4, 2, 10\)",
          lambda name=name: layer(name, forward=True, batch_first=True).backward(
              ones(T, N, 2 * H)))
     case(f"{name}.dout-float32", "dtype", TypeError, "dout", r"dout: expected dtype float64",
