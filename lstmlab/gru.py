@@ -239,7 +239,7 @@ class GRUCell(Cell):
         return None
 
     def to_torch(self, arrays, grads=False):
-        """As :meth:`Cell.to_torch`, but ``bias_hh = [0, 0, b_hn]`` (grads: ``[db_r, db_z, db_hn]``).
+        """As :meth:`Cell.to_torch`, but ``bias_hh = [0, 0, b_hn]`` (grads ``[db_r, db_z, db_hn]``).
 
         PyTorch's ``bias_ih[2H:]`` is our ``b_n`` (outside the reset) and
         ``bias_hh[2H:]`` our ``b_hn`` (inside it); r and z's biases are summed.

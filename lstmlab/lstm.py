@@ -636,10 +636,10 @@ def check_proj_size(proj_size, hidden_size):
     --------
     >>> check_proj_size(2, 5)
     2
-    >>> check_proj_size(5, 5)
+    >>> check_proj_size(5, 5)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: proj_size: expected 0 (no projection) or an integer in [1, hidden_size) = [1, 5), got 5
+    ValueError: proj_size: expected 0 (no projection) or an integer in [1, hidden_size) ... got 5
     """
     if isinstance(proj_size, bool) or not isinstance(proj_size, (int, np.integer)):
         raise TypeError(
