@@ -386,11 +386,12 @@ class _FusedRunner(Module):
         return hs, final
 
     # -- shared pieces of the subclasses ---------------------------------------------------
-    def _input_products(self, X, W_x, out, rows=None):
-        """``X W_x`` for every step into ``out`` (T, G', N) (rows ``rows`` of it), one product.
+    def _input_products(self, X, W_x, out, rows=None, bias=None):
+        """``X W_x + bias`` for every step into ``out`` (T, G', N), one product.
 
         ``rows`` is a list of ``(out_rows, W_x columns)`` pairs (slices) that
         says where each block of columns of the product goes; default: all.
+        ``bias`` (G,), optional, is added on the way (no extra pass).
         """
         T, N, D = X.shape
         G = W_x.shape[1]
@@ -398,13 +399,19 @@ class _FusedRunner(Module):
         if N == 1:
             XW = X.reshape(T, D) @ W_x  # (T, G): for N = 1 the layouts coincide
             for dst, src in rows:
-                np.copyto(out[:, dst, 0], XW[:, src])
+                if bias is None:
+                    np.copyto(out[:, dst, 0], XW[:, src])
+                else:
+                    np.add(XW[:, src], bias[src], out=out[:, dst, 0])
             return out
         XW = self._ws.take((G, T * N), X.dtype)
         np.matmul(W_x.T, X.reshape(T * N, D).T, out=XW)  # (G, T*N), one product
         XW3 = XW.reshape(G, T, N).transpose(1, 0, 2)  # (T, G, N) view
         for dst, src in rows:
-            np.copyto(out[:, dst], XW3[:, src])
+            if bias is None:
+                np.copyto(out[:, dst], XW3[:, src])
+            else:
+                np.add(XW3[:, src], bias[src, None], out=out[:, dst])
         self._ws.give(XW)
         return out
 
@@ -498,28 +505,30 @@ class FusedLSTM(_FusedRunner):
         T, N, D = X.shape
         H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
         params, scale, alpha, beta = self.params, self._scale, self._alpha, self._beta
-        XW = self._input_products(X, params["W_x"] * scale[:, 0], ws.take((T, 4 * H, N), dtype))
-        if self.cell.bias:
-            XW += params["b"][:, None] * scale  # (T, 4H, N): x W_x + b, sigmoid rows halved
-        W_hT = np.multiply(params["W_h"].T, scale, order="C")  # (4H, H), sigmoid rows halved
         zero = order.partial  # rows that do not run must hold zeros
         B = ws.take((T + 1, 5 * H, N), dtype, zero)  # step p: [c_prev; i; f; g; o], (H, N) each
         Hb = ws.take((T + 1, H, N), dtype, zero)  # Hb[p] = h_prev of step p, Hb[p + 1] = its h
         TC = ws.take((T, H, N), dtype, zero)  # tanh(c)
         Hb[0], B[0, :H] = state
         G = B[:T, H:]  # (T, 4H, N) the gates i, f, g, o
+        # The gate rows of every step start as x W_x + b (sigmoid rows halved); each step adds
+        # h_prev W_h in place, so the x-part needs no buffer of its own.
+        b = params["b"] * scale[:, 0] if self.cell.bias else None
+        self._input_products(X, params["W_x"] * scale[:, 0], G, bias=b)
+        W_hT = np.multiply(params["W_h"].T, scale, order="C")  # (4H, H), sigmoid rows halved
         CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
         check = is_anomaly_enabled()
         if not order.partial:
+            Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
             IF = B[:T, H:3 * H]  # (T, 2H, N) the sigmoid rows i, f (o is O)
-            steps = self._steps("fwd", (XW, B, TC, Hb), lambda: zip(
-                range(T), XW, G, IF, CI, FG, O, C, TC, Hb, Hb[1:]))
+            steps = self._steps("fwd", (B, TC, Hb), lambda: zip(
+                range(T), G, IF, CI, FG, O, C, TC, Hb, Hb[1:]))
             # The third argument of each ufunc is its output (positional: faster to parse).
-            for p, xw, g, i_f, ci, fg, o, c, tc, h_prev, h in steps:
-                np.dot(W_hT, h_prev, g)  # h_prev W_h, straight into the step's gate rows
-                np.add(g, xw, g)  # a (sigmoid rows halved)
+            for p, g, i_f, ci, fg, o, c, tc, h_prev, h in steps:
+                np.dot(W_hT, h_prev, Z)
+                np.add(g, Z, g)  # a = x W_x + b + h_prev W_h (sigmoid rows halved)
                 np.tanh(g, g)
                 if N == 1:  # (4H, 1) columns: one call each, no broadcast
                     np.multiply(g, alpha, g)
@@ -543,7 +552,7 @@ class FusedLSTM(_FusedRunner):
                 z, g, i_f, o = Z[:, :n], G[p, :, :n], IF[p, :, :n], O[p, :, :n]
                 c, tc, h = C[p, :, :n], TC[p, :, :n], Hb[p + 1, :, :n]
                 np.matmul(W_hT, Hb[p, :, :n], out=z)
-                np.add(z, XW[p, :, :n], out=g)
+                np.add(g, z, out=g)
                 np.tanh(g, out=g)
                 for s in (i_f, o):  # the sigmoid rows
                     np.multiply(s, 0.5, out=s)
@@ -554,7 +563,6 @@ class FusedLSTM(_FusedRunner):
                 np.multiply(o, tc, out=h)
                 if check:
                     self._check_step(order, p, "forward", c=C[p], h=Hb[p + 1])
-        ws.give(XW)
         return Hb[1:], (Hb, B[:, :H]), (X, B, TC, Hb)
 
     def _backward(self, record, dH, ds, order):
@@ -587,6 +595,9 @@ class FusedLSTM(_FusedRunner):
         check = is_anomaly_enabled()
         B4 = B.reshape(T + 1, 5, H, N)
         K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
+        if order.partial:  # rows that did not run get no gradient (their gate rows hold x W_x)
+            for p, n in enumerate(order.steps):
+                DA[p, :, n:] = 0.0
         if not order.partial:
             Ki, Kf, Kg, Ko, Kc = (B4[:T, k] for k in range(5))  # (T, H, N) each
             steps = self._steps("bwd", (B, F, dH), lambda: zip(
@@ -685,14 +696,9 @@ class FusedGRU(_FusedRunner):
         XW = ws.take((T, 4 * H, N), dtype)
         self._input_products(X, params["W_x"] * scale, XW,
                              [(slice(0, 2 * H), slice(0, 2 * H)),
-                              (slice(3 * H, 4 * H), slice(2 * H, 3 * H))])
-        if self.cell.bias:
-            b = params["b"] * scale
-            XW[:, :2 * H] += b[:2 * H, None]
-            XW[:, 3 * H:] += b[2 * H:, None]
-            XW[:, 2 * H:3 * H] = params["b_hn"][:, None]
-        else:
-            XW[:, 2 * H:3 * H] = 0.0
+                              (slice(3 * H, 4 * H), slice(2 * H, 3 * H))],
+                             bias=params["b"] * scale if self.cell.bias else None)
+        XW[:, 2 * H:3 * H] = params["b_hn"][:, None] if self.cell.bias else 0.0
         W_hT = np.multiply(params["W_h"].T, scale[:, None], order="C")  # (3H, H)
         zero = order.partial
         R = ws.take((T, 4 * H, N), dtype, zero)  # step p: [r; z; hn; n], (H, N) each
@@ -830,9 +836,8 @@ class FusedRNN(_FusedRunner):
         T, N, D = X.shape
         H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
         params = self.params
-        XW = self._input_products(X, params["W_x"], ws.take((T, H, N), dtype))
-        if self.cell.bias:
-            XW += params["b"][:, None]
+        XW = self._input_products(X, params["W_x"], ws.take((T, H, N), dtype),
+                                  bias=params["b"] if self.cell.bias else None)
         W_hT = np.ascontiguousarray(params["W_h"].T)
         Hb = ws.take((T + 1, H, N), dtype, order.partial)
         Hb[0] = state[0]
