@@ -184,7 +184,7 @@ def products_only(model, T, N, D, H, dtype):
         XW   = W_x^T X^T           (G*H, D) x (D, T*N)        the input part, all steps
         T x  a_t  = W_h^T h_t      (G*H, H) x (H, N)          forward, step by step
         T x  dh_t = W_h da_t       (H, G*H) x (G*H, N)        backward, step by step
-        dW_x = X^T dA,  dW_h = H_prev^T dA,  dX = dA W_x^T    after the loop
+        dW_x^T = dA^T X,  dW_h^T = dA^T H_prev,  dX = dA W_x^T   after the loop
 
     Whatever lstmlab does besides these (the gates' element-wise math, the
     copies, Python) is the distance between its time and this one.
@@ -204,7 +204,7 @@ def products_only(model, T, N, D, H, dtype):
     W_hT = np.ascontiguousarray(W_h.T)
     h, a, dA, HP = rand(H, N), rand(G, N), rand(G, T * N), rand(H, T * N)
     XW, z, dh = np.empty((G, T * N), dtype), np.empty((G, N), dtype), np.empty((H, N), dtype)
-    dW_x, dW_h, dX = np.empty((D, G), dtype), np.empty((H, G), dtype), np.empty((T * N, D), dtype)
+    dW_x, dW_h, dX = np.empty((G, D), dtype), np.empty((G, H), dtype), np.empty((T * N, D), dtype)
 
     def run():
         np.matmul(W_x.T, X.T, out=XW)
@@ -212,8 +212,8 @@ def products_only(model, T, N, D, H, dtype):
             np.dot(W_hT, h, out=z)
         for _ in range(T):
             np.dot(W_h, a, out=dh)
-        np.matmul(X.T, dA.T, out=dW_x)
-        np.matmul(HP, dA.T, out=dW_h)
+        np.matmul(dA, X, out=dW_x)
+        np.matmul(dA, HP.T, out=dW_h)
         np.matmul(dA.T, W_x.T, out=dX)
 
     return run

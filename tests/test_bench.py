@@ -186,7 +186,7 @@ def test_products_only_runs_the_shapes_of_the_fused_path(model, monkeypatch):
     run()
     G = bench.GATES[model] * 5
     assert seen == ([((G, 4), (4, 6))] + [((G, 5), (5, 2))] * 3 + [((5, G), (G, 2))] * 3
-                    + [((4, 6), (6, G)), ((5, 6), (6, G)), ((6, G), (G, 4))])
+                    + [((G, 6), (6, 4)), ((G, 6), (6, 5)), ((6, G), (G, 4))])
 
 
 def test_charlm_workload_row(capsys):
