@@ -58,6 +58,8 @@ names the first bad one, as Recurrent does, without changing any number.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from .checks import check_float_array, check_shape
@@ -164,6 +166,31 @@ class _Workspace:
             self._count -= 1
             if not free[oldest]:
                 del free[oldest]
+
+
+class _Record:
+    """What one fused forward keeps for its backward: the buffers, and the order of rows.
+
+    The buffers come from the runner's workspace and go back to it when the
+    backward is done with them, or when the record is dropped unused
+    (``discard_saved``, a forward never backpropagated), so a forward whose
+    record is thrown away does not leave the next one fresh memory to fault in.
+    """
+
+    def __init__(self, workspace, order, arrays):
+        self.order = order
+        self.arrays = arrays
+        self._workspace = weakref.ref(workspace)  # not a part of what is kept
+
+    def release(self):
+        """Hand the buffers back to the workspace (once); nothing may use them afterwards."""
+        arrays, self.arrays = self.arrays, ()
+        workspace = self._workspace()
+        if workspace is not None and arrays:
+            workspace.give(*arrays)
+
+    def __del__(self):
+        self.release()
 
 
 class _Order:
@@ -322,10 +349,11 @@ class _FusedRunner(Module):
         hs, finals, record = self._forward(X, state, order)  # hs (T, H, N); checks each step
         out = order.scatter(hs.transpose(0, 2, 1)), cell.join_state(
             [order.final(b) for b in finals])
+        record = _Record(self._ws, order, record)
         if is_grad_enabled():
-            self.save_for_backward(("fused", order, record))
+            self.save_for_backward(("fused", record))
         else:
-            self._ws.give(*record)
+            record.release()
         return out
 
     def backward(self, dhs=None, dstate=None):
@@ -341,12 +369,12 @@ class _FusedRunner(Module):
         dxs : ndarray, shape (T, N, D), exactly zero at padded steps
         dstate0 : the gradient of the initial state
         """
-        kind, order, record = self.saved_for_backward()
+        kind, record = self.saved_for_backward()
         if kind == "textbook":
             self._textbook._records.append(record)
             self._textbook._where = self._where
             return self._textbook.backward(dhs, dstate)
-        cell = self.cell
+        cell, order = self.cell, record.order
         T, N, H = order.T, order.N, cell.hidden_size
         try:
             if dhs is not None:
@@ -357,7 +385,7 @@ class _FusedRunner(Module):
             if dstate is not None:
                 dstate = cell.check_state(dstate, N, name="dstate")
         except (TypeError, ValueError):
-            self._records.append((kind, order, record))  # a refused gradient consumes nothing
+            self._records.append((kind, record))  # a refused gradient consumes nothing
             raise
         ws = self._ws
         dH = None if dhs is None else order.gather_T(dhs, ws.take((T, H, N), cell.dtype))
@@ -365,8 +393,8 @@ class _FusedRunner(Module):
             ds = [np.zeros((H, N), dtype=cell.dtype) for _ in range(self._state_arrays)]
         else:
             ds = [order.rows_T(a) for a in cell.split_state(dstate)]
-        dX = self._backward(record, dH, ds, order)  # (T, N, D); ds becomes dstate0
-        ws.give(*record)
+        dX = self._backward(record.arrays, dH, ds, order)  # (T, N, D); ds becomes dstate0
+        record.release()
         if dH is not None:
             ws.give(dH)
         dxs = dX if order.identity else order.scatter(dX)
@@ -382,7 +410,7 @@ class _FusedRunner(Module):
         textbook._where = self._where
         hs, final = textbook.forward(xs, state, lengths)
         if is_grad_enabled():
-            self.save_for_backward(("textbook", None, textbook._records.pop()))
+            self.save_for_backward(("textbook", textbook._records.pop()))
         return hs, final
 
     # -- shared pieces of the subclasses ---------------------------------------------------

@@ -295,3 +295,20 @@ def test_anomaly_names_the_step_and_changes_nothing():
         with pytest.raises(FloatingPointError, match=r"^RNN layers\.0\.fwd: h at t=51\d is inf"):
             rnn.forward(np.ones((600, 1, 2)))
     assert rnn.layers[0][0]._records == []  # a forward that raises keeps no record
+
+
+def test_a_dropped_record_hands_its_buffers_back():
+    """discard_saved (or a forward never backpropagated) returns the buffers for reuse."""
+    cell = ll.LSTMCell(2, 3, rng=0)
+    runner = make_runner(cell)
+    xs = np.random.default_rng(0).standard_normal((4, 2, 2))
+    runner.forward(xs)
+    kept = [a for a in runner._records[-1][1].arrays]
+    runner.discard_saved()
+    runner.forward(xs)
+    again = runner._records[-1][1].arrays
+    assert all(any(a is b for b in kept) for a in again)  # the same buffers, reused
+    want = run(ll.Recurrent(cell), cell, xs, None, None, np.ones((4, 2, 3)), None)
+    cell.zero_grad()
+    dxs, _ = runner.backward(np.ones((4, 2, 3)))
+    assert_close(dxs, want["dxs"], "dxs")
