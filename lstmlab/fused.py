@@ -669,9 +669,14 @@ class FusedLSTM(_FusedRunner):
         dA, At = self._rows_major(DA, T, N)  # (T*N, G), zero where rows did not run
         hp, Ht = self._rows_major(HP, T, N)  # (T*N, H)
         grads = self.grads  # each updated in place (np.add ... out=), never rebound
-        gA = dA.T  # (G, T*N): dW^T = dA^T X is the orientation OpenBLAS runs fastest here
-        np.add(grads[W_x_name], (gA @ X.reshape(T * N, D)).T, out=grads[W_x_name])
-        np.add(grads[W_h_name], (gA @ hp).T, out=grads[W_h_name])
+        gA = dA.T  # (G, T*N)
+        X2 = X.reshape(T * N, D)
+        if T * N >= 1024:  # a long sum: dW^T = dA^T X is the orientation OpenBLAS runs faster
+            np.add(grads[W_x_name], (gA @ X2).T, out=grads[W_x_name])
+            np.add(grads[W_h_name], (gA @ hp).T, out=grads[W_h_name])
+        else:  # a short one: the product in dW's own layout saves a transposed addition
+            np.add(grads[W_x_name], X2.T @ dA, out=grads[W_x_name])
+            np.add(grads[W_h_name], hp.T @ dA, out=grads[W_h_name])
         if self.cell.bias:  # db = the sum of the T*N rows, as a product with ones
             np.add(grads[b_name], gA @ np.ones(T * N, dtype=gA.dtype), out=grads[b_name])
         dX = (dA @ self.params[W_x_name].T).reshape(T, N, D)
