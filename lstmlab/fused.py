@@ -612,12 +612,11 @@ class FusedLSTM(_FusedRunner):
         v *= F
         np.multiply(v, c_prev, out=i)  # K_f = c_prev f (1 - f)       da_f = dc_all * K_f
         np.multiply(g, u, out=c_prev)  # K_i = g i (1 - i)            da_i = dc_all * K_i
+        h = Hb[1:]  # h = o tanh(c) saves a pass in each of the last two
         np.subtract(1.0, o, out=u)
-        u *= o
-        np.multiply(TC, u, out=g)  # K_o = tanh(c) o (1 - o)          da_o = dh * K_o
-        np.multiply(TC, TC, out=v)
-        np.subtract(1.0, v, out=v)
-        np.multiply(o, v, out=o)  # K_c = o (1 - tanh(c)^2)           dc_all = dc + dh * K_c
+        np.multiply(h, u, out=g)  # K_o = tanh(c) o (1 - o)           da_o = dh * K_o
+        np.multiply(h, TC, out=v)
+        np.subtract(o, v, out=o)  # K_c = o (1 - tanh(c)^2)           dc_all = dc + dh * K_c
         ws.give(u, v)
         W_h = self.params["W_h"]  # (H, 4H): dh_prev^T = W_h da^T, no transpose needed
         check = is_anomaly_enabled()
