@@ -64,7 +64,7 @@ import numpy as np
 
 from .checks import check_float_array, check_shape
 from .gru import GRUCell
-from .lstm import LSTMCell, LSTMState
+from .lstm import LSTMCell
 from .modes import check_finite, is_anomaly_enabled, is_grad_enabled
 from .module import Module
 from .recurrent import Recurrent, check_lengths

@@ -449,8 +449,10 @@ class LSTM(_RecurrentLayer):
 
     >>> slow = ll.LSTM(3, 5, num_layers=2, bidirectional=True, batch_first=True, rng=0,
     ...                fast=False)
-    >>> slow, type(slow.layers[0][0]).__name__, type(lstm.layers[0][0]).__name__
-    (LSTM(3, 5, num_layers=2, batch_first=True, bidirectional=True, fast=False), 'Recurrent', 'FusedLSTM')
+    >>> slow
+    LSTM(3, 5, num_layers=2, batch_first=True, bidirectional=True, fast=False)
+    >>> type(slow.layers[0][0]).__name__, type(lstm.layers[0][0]).__name__
+    ('Recurrent', 'FusedLSTM')
     >>> out_slow, _ = slow.forward(x, lengths=[4, 3])
     >>> bool(np.allclose(out_slow, out, rtol=1e-12, atol=1e-15))
     True
