@@ -16,29 +16,40 @@ record per forward) and holds the cell itself: it reads the cell's
 optimizers do not change. Where the time goes, and what each trick saves:
 
 1. **Products over the whole sequence.** ``x W_x + b`` for all T steps is one
-   (T*N, D) x (D, G*H) product before the loop, and ``dW_x``, ``dW_h``,
-   ``db`` and ``dxs`` are one product each after it. Only ``h_prev W_h``
-   (forward) and ``da W_h^T`` (backward) stay in the loop; ``W_h^T`` is made
-   contiguous once per backward (a product with a transposed view is slower).
-2. **One tanh for all four gates.** ``sigmoid(a) = (tanh(a / 2) + 1) / 2``: the
+   (T*N, D) x (D, G*H) product before the loop, written straight into the
+   steps' gate rows, and ``dW_x``, ``dW_h``, ``db`` and ``dxs`` are one
+   product each after it. Only ``h_prev W_h`` (forward) and ``da W_h^T``
+   (backward) stay in the loop.
+2. **Feature-major steps.** Inside a runner a step's arrays are (H, N), not
+   (N, H): the gates are contiguous (H, N) blocks (an element-wise call on a
+   column slice of an (N, 4H) row costs several times more), and the step's
+   products ``W_h^T h_prev`` and ``W_h da`` run faster in OpenBLAS than their
+   row-major twins; ``W_h`` itself serves the backward, no transpose made.
+3. **One tanh for all four gates.** ``sigmoid(a) = (tanh(a / 2) + 1) / 2``: the
    sigmoid columns of ``W_x``, ``W_h`` and ``b`` are halved once per forward
    (exact: a power of two), so a step takes one ``tanh`` of the 4H
    pre-activations, then ``* 1/2 + 1/2`` on the sigmoid ones (for N = 1 as one
    multiply-add by the columns ``alpha, beta``, which are 1 and 0 on g).
-3. **Buffers laid out so one call does two equations.** A step's row holds
-   ``[c_prev | i | f | g | o]``, so ``[c_prev, i] * [f, g]`` gives both terms
-   of ``c = f * c_prev + i * g`` in one multiply, and c is written straight
-   into the next row's ``c_prev`` slot (it is stored once).
-4. **A backward that is linear in (dh, dc).** Every gate gradient is
+4. **Buffers laid out so one call does two equations.** A step's rows hold
+   ``[c_prev; i; f; g; o]``, so ``[c_prev; i] * [f; g]`` gives both terms of
+   ``c = f * c_prev + i * g`` in one multiply, and c is written straight into
+   the next step's ``c_prev`` rows (it is stored once).
+5. **A backward that is linear in (dh, dc).** Every gate gradient is
    ``dh`` or ``dc_all`` times a coefficient that depends only on the
    forward's values (``da_i = dc_all * g i (1 - i)`` ...). Those coefficients
    are computed for all steps at once before the loop, in place over the
-   forward's record (which the backward consumes), and the loop is six calls:
-   ``dh += dhs_t``, ``[da_o, dh_c] = dh * [K_o, K_c]``, ``dc += dh_c``,
-   ``[da_i, da_f, da_g] = dc * [K_i, K_f, K_g]``, ``dc *= f``,
-   ``dh = da W_h^T``. The gate gradients land in the record's own buffer, in
-   PyTorch's order, ready for the products of 1.
-5. **Packed sequences without masks.** With ``lengths`` the rows are sorted
+   forward's record (which the backward consumes), and a step is
+   ``dh += dhs_t``, ``da_o = dh K_o``, ``dc += dh K_c``, ``da_i, da_f, da_g =
+   dc K_i, dc K_f, dc K_g``, ``dc *= f``, ``dh = W_h da``: nine calls, one per
+   gate rather than one broadcast, which costs more for small N. The gate
+   gradients land in the record's own buffer, in PyTorch's order, ready for
+   the products of 1.
+6. **No fresh memory.** The big buffers come from a workspace kept by the
+   runner and go back to it after the backward (or when a record is
+   dropped): a new multi-megabyte array costs a page fault per 4 KiB, as
+   much as several passes over it. The per-step views of those buffers are
+   made once too, and the loops pass outputs positionally.
+7. **Packed sequences without masks.** With ``lengths`` the rows are sorted
    by length once (longest first), so the rows still running at a step are
    a prefix ``[:n_t]``: a step computes only them, padded rows keep their
    state untouched and get no gradient, with no ``where`` per step. A
