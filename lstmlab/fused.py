@@ -463,7 +463,7 @@ class _FusedRunner(Module):
         """
         key = (tag,) + tuple(id(b) for b in buffers)
         steps = self._step_views.get(key)
-        if steps is None:
+        if steps is None or any(a is not b for a, b in zip(steps[0], buffers)):  # (a copy)
             if len(self._step_views) >= 4:  # they keep their buffers alive
                 self._step_views.clear()
             steps = self._step_views[key] = (buffers, list(make()))  # buffers: keep ids unique
