@@ -49,6 +49,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one BLAS thread is faster
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -72,10 +73,9 @@ if args.quick:
     args.T, args.steps = 32, 30
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    raise SystemExit("clockwork_signal.py draws its figures with matplotlib; install it with: "
-                     "pip install matplotlib") from None
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"clockwork_signal.py: {error}")
 
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)
