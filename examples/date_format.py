@@ -74,6 +74,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import argparse
 import datetime
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -105,10 +106,9 @@ if args.quick:
     args.train_size, args.test_size, args.epochs, args.hidden = 1000, 100, 2, 16
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    raise SystemExit("date_format.py draws its figures with matplotlib; install it with: "
-                     "pip install matplotlib") from None
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"date_format.py: {error}")
 
 out = Path(args.out)
 out.mkdir(parents=True, exist_ok=True)

@@ -77,6 +77,7 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
+import sys
 import zlib
 from pathlib import Path
 
@@ -113,10 +114,9 @@ if args.quick:
     args.hidden, args.steps, args.batch, args.test_size, args.eval_every = 16, 20, 32, 100, 10
 
 try:  # before any training: a missing plotting library must not cost a run
-    import matplotlib  # noqa: F401
-except ImportError:
-    raise SystemExit("seq2seq_addition.py draws its figures with matplotlib; install it with: "
-                     "pip install matplotlib") from None
+    plot.check_matplotlib()
+except ModuleNotFoundError as error:
+    sys.exit(f"seq2seq_addition.py: {error}")
 
 rng = np.random.default_rng(args.seed)
 dtype = np.dtype(args.dtype)

@@ -163,13 +163,12 @@ def test_every_human_date_names_exactly_one_day():
 
 @pytest.mark.parametrize("name", ["date_format", "seq2seq_addition"])
 def test_without_matplotlib_it_says_how_to_install_it_before_training(name, tmp_path):
-    blocker = tmp_path / "blocker" / "matplotlib"
-    blocker.mkdir(parents=True)
-    (blocker / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
-    env = dict(os.environ, PYTHONPATH=str(blocker.parent), LSTMLAB_QUICK="")
-    done = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py"), "--quick", "--out",
-                           str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
-                          env=env)
+    block = ("import runpy, sys; sys.modules['matplotlib'] = None; "  # import matplotlib fails
+             f"sys.argv = [sys.argv[0], '--quick', '--out', {str(tmp_path / 'out')!r}]; "
+             f"runpy.run_path({str(EXAMPLES / f'{name}.py')!r}, run_name='__main__')")
+    env = dict(os.environ, LSTMLAB_QUICK="")
+    done = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True,
+                          timeout=120, env=env)
     assert done.returncode != 0
     assert "pip install matplotlib" in done.stderr
     assert "epoch" not in done.stdout and "step" not in done.stdout  # nothing was trained
