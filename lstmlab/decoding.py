@@ -31,6 +31,7 @@ import numpy as np
 from .checks import check_int_array, check_positive_int, check_range
 from .functional import log_softmax
 from .modes import no_grad
+from .sampling import step_function
 
 __all__ = ["greedy_decode", "beam_search", "reorder_state"]
 
@@ -237,13 +238,7 @@ def beam_search(decoder, state, start_id, length, beam_width=4, end_id=None,
 
 def _protocol(decoder):
     """The decoder's step function and its state re-indexing."""
-    forward = getattr(decoder, "forward", None)
-    step = forward if callable(forward) else decoder if callable(decoder) else None
-    if step is None:
-        raise TypeError(
-            "decoder: expected an object with forward(ids, state) -> (logits, state), or "
-            f"such a function, got {type(decoder).__name__}"
-        )
+    step = step_function(decoder, "decoder")
     reorder = getattr(decoder, "reorder_state", None)
     return step, reorder if callable(reorder) else reorder_state
 

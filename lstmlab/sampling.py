@@ -78,7 +78,7 @@ def sample(model, prime_ids, length, temperature=1.0, top_k=None, rng=None):
     >>> bool((ids == ll.sample(count_up, [0, 1], 8, temperature=2.0, rng=0)).all())
     True
     """
-    step = _step_function(model)
+    step = step_function(model)
     prime = check_int_array("prime_ids", prime_ids)
     if prime.ndim != 1 or len(prime) == 0:
         raise ValueError(
@@ -131,12 +131,17 @@ def _check_temperature(temperature):
     return float(temperature)
 
 
-def _step_function(model):
+def step_function(model, name="model"):
+    """The callable ``(ids, state) -> (logits, state)`` of a model: its ``forward``, or itself.
+
+    Shared by :func:`sample` and the decoders of :mod:`lstmlab.decoding`; ``name``
+    is the argument named in the TypeError when ``model`` is neither.
+    """
     forward = getattr(model, "forward", None)
     step = forward if callable(forward) else model if callable(model) else None
     if step is None:
         raise TypeError(
-            "model: expected an object with forward(ids, state) -> (logits, state), or such "
+            f"{name}: expected an object with forward(ids, state) -> (logits, state), or such "
             f"a function, got {type(model).__name__}"
         )
     return step
