@@ -352,7 +352,7 @@ class _FusedRunner(Module):
             for t in range(T):
                 check_finite(self._where, "x", xs[t], "forward", t)
         order = _Order(T, N, lengths, self.reverse)
-        X = order.gather(xs, self._ws.take((T, N, D), cell.dtype))  # the input, copied
+        X = self._gather_input(xs, order)  # the input, copied
         if state is None:
             state = [np.zeros((H, N), dtype=cell.dtype) for _ in range(self._state_arrays)]
         else:
@@ -424,6 +424,10 @@ class _FusedRunner(Module):
             self.save_for_backward(("textbook", textbook._records.pop()))
         return hs, final
 
+    def _gather_input(self, xs, order):
+        """The input, copied in processing order: (T, N, D) (the LSTM lays it out its own way)."""
+        return order.gather(xs, self._ws.take(xs.shape, self.cell.dtype))
+
     # -- shared pieces of the subclasses ---------------------------------------------------
     def _input_products(self, X, W_x, out, rows=None, bias=None):
         """``X W_x + bias`` for every step into ``out`` (T, G', N), one product.
@@ -453,6 +457,26 @@ class _FusedRunner(Module):
                 np.add(XW3[:, src], bias[src, None], out=out[:, dst])
         self._ws.give(XW)
         return out
+
+    def _products(self, X, DA, HP, W_x_name, W_h_name, b_name):
+        """After the loop: dW_x, dW_h, db and dX from the (T, G, N) gate gradients DA."""
+        T, N, D = X.shape
+        dA, At = self._rows_major(DA, T, N)  # (T*N, G), zero where rows did not run
+        hp, Ht = self._rows_major(HP, T, N)  # (T*N, H)
+        grads = self.grads  # each updated in place (np.add ... out=), never rebound
+        gA = dA.T  # (G, T*N)
+        X2 = X.reshape(T * N, D)
+        if T * N >= 1024:  # a long sum: dW^T = dA^T X is the orientation OpenBLAS runs faster
+            np.add(grads[W_x_name], (gA @ X2).T, out=grads[W_x_name])
+            np.add(grads[W_h_name], (gA @ hp).T, out=grads[W_h_name])
+        else:  # a short one: the product in dW's own layout saves a transposed addition
+            np.add(grads[W_x_name], X2.T @ dA, out=grads[W_x_name])
+            np.add(grads[W_h_name], hp.T @ dA, out=grads[W_h_name])
+        if self.cell.bias:  # db = the sum of the T*N rows, as a product with ones
+            np.add(grads[b_name], gA @ np.ones(T * N, dtype=gA.dtype), out=grads[b_name])
+        dX = (dA @ self.params[W_x_name].T).reshape(T, N, D)
+        self._ws.give(*(a for a in (At, Ht) if a is not None))
+        return dX
 
     def _steps(self, tag, buffers, make):
         """``list(make())``, the per-step views of workspace ``buffers``, made once per buffer set.
@@ -540,34 +564,53 @@ class FusedLSTM(_FusedRunner):
         self._alpha = self._scale  # sigmoid(a) = tanh(a/2) * 1/2 + 1/2
         self._beta = (0.5 * sig).astype(dtype)
 
-    def _forward(self, X, state, order):
-        T, N, D = X.shape
+    def _gather_input(self, xs, order):
+        """The steps' product inputs: ``XH[p] = [x_p; 1; h_prev]``, (D + 1 + H, N) each.
+
+        One product per step, ``[W_x; b; W_h]^T XH[p]``, then gives the whole
+        pre-activation, bias included (the row of ones; no row without a
+        bias), written straight into the step's gate rows. Step p writes its
+        h into ``XH[p + 1]``, so h is stored once, where the next step reads it.
+        """
+        T, N, D = xs.shape
+        k = D + self.cell.bias  # the rows before h_prev
+        XH = self._ws.take((T + 1, k + self.hidden_size, N), self.cell.dtype, order.partial)
+        order.gather_T(xs, XH[:T, :D])  # x_p^T, (D, N) per step
+        if self.cell.bias:
+            XH[:, D] = 1.0
+        return XH
+
+    def _stacked_weights(self, D):
+        """``[W_x; b; W_h]^T`` (4H, D + 1 + H), the sigmoid rows halved (exact: a power of 2)."""
+        params, scale, k = self.params, self._scale, D + self.cell.bias
+        W = self._ws.take((4 * self.hidden_size, k + self.hidden_size), self.cell.dtype)
+        np.multiply(params["W_x"].T, scale, out=W[:, :D])
+        if self.cell.bias:
+            np.multiply(params["b"], scale[:, 0], out=W[:, D])
+        np.multiply(params["W_h"].T, scale, out=W[:, k:])
+        return W
+
+    def _forward(self, XH, state, order):
+        T, N = XH.shape[0] - 1, XH.shape[2]
         H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
-        params, scale, alpha, beta = self.params, self._scale, self._alpha, self._beta
-        zero = order.partial  # rows that do not run must hold zeros
-        B = ws.take((T + 1, 5 * H, N), dtype, zero)  # step p: [c_prev; i; f; g; o], (H, N) each
-        Hb = ws.take((T + 1, H, N), dtype, zero)  # Hb[p] = h_prev of step p, Hb[p + 1] = its h
-        TC = ws.take((T, H, N), dtype, zero)  # tanh(c)
+        alpha, beta, k = self._alpha, self._beta, XH.shape[1] - H
+        B = ws.take((T + 1, 5 * H, N), dtype, order.partial)  # step p: [c_prev; i; f; g; o]
+        TC = ws.take((T, H, N), dtype, order.partial)  # tanh(c)
+        Hb = XH[:, k:]  # (T + 1, H, N): Hb[p] = h_prev of step p, Hb[p + 1] = its h
         Hb[0], B[0, :H] = state
+        W = self._stacked_weights(k - self.cell.bias)  # (4H, K)
         G = B[:T, H:]  # (T, 4H, N) the gates i, f, g, o
-        # The gate rows of every step start as x W_x + b (sigmoid rows halved); each step adds
-        # h_prev W_h in place, so the x-part needs no buffer of its own.
-        b = params["b"] * scale[:, 0] if self.cell.bias else None
-        self._input_products(X, params["W_x"] * scale[:, 0], G, bias=b)
-        W_hT = np.multiply(params["W_h"].T, scale, order="C")  # (4H, H), sigmoid rows halved
         CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
         check = is_anomaly_enabled()
         if not order.partial:
-            Z = np.empty((4 * H, N), dtype=dtype)  # W_h^T h_prev
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
             IF = B[:T, H:3 * H]  # (T, 2H, N) the sigmoid rows i, f (o is O)
-            steps = self._steps("fwd", (B, TC, Hb), lambda: zip(
-                range(T), G, IF, CI, FG, O, C, TC, Hb, Hb[1:]))
+            steps = self._steps("fwd", (B, TC, XH), lambda: zip(
+                range(T), XH, G, IF, CI, FG, O, C, TC, Hb[1:]))
             # The third argument of each ufunc is its output (positional: faster to parse).
-            for p, g, i_f, ci, fg, o, c, tc, h_prev, h in steps:
-                np.dot(W_hT, h_prev, Z)
-                np.add(g, Z, g)  # a = x W_x + b + h_prev W_h (sigmoid rows halved)
+            for p, xh, g, i_f, ci, fg, o, c, tc, h in steps:
+                np.dot(W, xh, g)  # a = x W_x + b + h_prev W_h (sigmoid rows halved)
                 np.tanh(g, g)
                 if N == 1:  # (4H, 1) columns: one call each, no broadcast
                     np.multiply(g, alpha, g)
@@ -580,18 +623,17 @@ class FusedLSTM(_FusedRunner):
                 np.multiply(ci, fg, P)  # c_prev * f, i * g
                 np.add(P0, P1, c)  # c = f * c_prev + i * g, in the next step's c_prev slot
                 np.tanh(c, tc)
-                np.multiply(o, tc, h)  # h = o * tanh(c)
+                np.multiply(o, tc, h)  # h = o * tanh(c), in the next step's h_prev rows
                 if check:  # c first: h is computed from it
                     self._check_step(order, p, "forward", c=c, h=h)
         else:
-            Z, IF = np.empty((4 * H, N), dtype=dtype), B[:T, H:3 * H]
+            IF = B[:T, H:3 * H]
             for p, n in enumerate(order.steps):  # only the first n (sorted) rows run
                 if n == 0:
                     break  # rows are sorted: none runs at p or later
-                z, g, i_f, o = Z[:, :n], G[p, :, :n], IF[p, :, :n], O[p, :, :n]
+                g, i_f, o = G[p, :, :n], IF[p, :, :n], O[p, :, :n]
                 c, tc, h = C[p, :, :n], TC[p, :, :n], Hb[p + 1, :, :n]
-                np.matmul(W_hT, Hb[p, :, :n], out=z)
-                np.add(g, z, out=g)
+                np.matmul(W, XH[p, :, :n], out=g)
                 np.tanh(g, out=g)
                 for s in (i_f, o):  # the sigmoid rows
                     np.multiply(s, 0.5, out=s)
@@ -602,11 +644,12 @@ class FusedLSTM(_FusedRunner):
                 np.multiply(o, tc, out=h)
                 if check:
                     self._check_step(order, p, "forward", c=C[p], h=Hb[p + 1])
-        return Hb[1:], (Hb, B[:, :H]), (X, B, TC, Hb)
+        ws.give(W)
+        return Hb[1:], (Hb, B[:, :H]), (XH, B, TC)
 
     def _backward(self, record, dH, ds, order):
-        X, B, TC, Hb = record  # consumed: the gate gradients are written over B
-        T, N, D = X.shape
+        XH, B, TC = record  # consumed: the gate gradients are written over B
+        T, N = XH.shape[0] - 1, XH.shape[2]
         H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
         dh, dc = ds  # (H, N) each
         # The coefficients that turn (dh, dc_all) into the gate gradients, for all steps,
@@ -623,7 +666,7 @@ class FusedLSTM(_FusedRunner):
         v *= F
         np.multiply(v, c_prev, out=i)  # K_f = c_prev f (1 - f)       da_f = dc_all * K_f
         np.multiply(g, u, out=c_prev)  # K_i = g i (1 - i)            da_i = dc_all * K_i
-        h = Hb[1:]  # h = o tanh(c) saves a pass in each of the last two
+        h = XH[1:, XH.shape[1] - H:]  # h = o tanh(c) saves a pass in each of the last two
         np.subtract(1.0, o, out=u)
         np.multiply(h, u, out=g)  # K_o = tanh(c) o (1 - o)           da_o = dh * K_o
         np.multiply(h, TC, out=v)
@@ -633,7 +676,7 @@ class FusedLSTM(_FusedRunner):
         check = is_anomaly_enabled()
         B4 = B.reshape(T + 1, 5, H, N)
         K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
-        if order.partial:  # rows that did not run get no gradient (their gate rows hold x W_x)
+        if order.partial:  # rows that did not run get no gradient
             for p, n in enumerate(order.steps):
                 DA[p, :, n:] = 0.0
         if not order.partial:
@@ -671,26 +714,25 @@ class FusedLSTM(_FusedRunner):
                 if check:
                     self._check_step(order, p, dh=dh, dc=dc)
         ws.give(F)
-        return self._products(X, DA, Hb[:T], "W_x", "W_h", "b")
+        return self._stacked_products(XH, DA)
 
-    def _products(self, X, DA, HP, W_x_name, W_h_name, b_name):
-        """After the loop: dW_x, dW_h, db and dX from the (T, G, N) gate gradients DA."""
-        T, N, D = X.shape
-        dA, At = self._rows_major(DA, T, N)  # (T*N, G), zero where rows did not run
-        hp, Ht = self._rows_major(HP, T, N)  # (T*N, H)
-        grads = self.grads  # each updated in place (np.add ... out=), never rebound
-        gA = dA.T  # (G, T*N)
-        X2 = X.reshape(T * N, D)
-        if T * N >= 1024:  # a long sum: dW^T = dA^T X is the orientation OpenBLAS runs faster
-            np.add(grads[W_x_name], (gA @ X2).T, out=grads[W_x_name])
-            np.add(grads[W_h_name], (gA @ hp).T, out=grads[W_h_name])
+    def _stacked_products(self, XH, DA):
+        """After the loop: ``[dW_x; db; dW_h]`` as one product with XH, and dX = dA W_x^T."""
+        T, K, N = XH.shape[0] - 1, XH.shape[1], XH.shape[2]
+        H, grads = self.hidden_size, self.grads  # each grad updated in place, never rebound
+        D = K - H - self.cell.bias
+        dA, At = self._rows_major(DA, T, N)  # (T*N, 4H), zero where rows did not run
+        xh, XHt = self._rows_major(XH[:T], T, N)  # (T*N, K): rows [x, 1, h_prev]
+        if T * N >= 1024:  # a long sum: dW^T = dA^T XH is the orientation OpenBLAS runs faster
+            dW = (dA.T @ xh).T  # (K, 4H), a transposed view
         else:  # a short one: the product in dW's own layout saves a transposed addition
-            np.add(grads[W_x_name], X2.T @ dA, out=grads[W_x_name])
-            np.add(grads[W_h_name], hp.T @ dA, out=grads[W_h_name])
-        if self.cell.bias:  # db = the sum of the T*N rows, as a product with ones
-            np.add(grads[b_name], gA @ np.ones(T * N, dtype=gA.dtype), out=grads[b_name])
-        dX = (dA @ self.params[W_x_name].T).reshape(T, N, D)
-        self._ws.give(*(a for a in (At, Ht) if a is not None))
+            dW = xh.T @ dA
+        np.add(grads["W_x"], dW[:D], out=grads["W_x"])
+        if self.cell.bias:
+            np.add(grads["b"], dW[D], out=grads["b"])
+        np.add(grads["W_h"], dW[K - H:], out=grads["W_h"])
+        dX = (dA @ self.params["W_x"].T).reshape(T, N, D)
+        self._ws.give(*(a for a in (At, XHt) if a is not None))
         return dX
 
 
@@ -950,6 +992,6 @@ class FusedRNN(_FusedRunner):
                 dh_m[...] = W_h @ da
                 if check:
                     self._check_step(order, p, dh=dh)
-        dX = FusedLSTM._products(self, X, DA, Hb[:T], "W_x", "W_h", "b")
+        dX = self._products(X, DA, Hb[:T], "W_x", "W_h", "b")
         ws.give(DA)
         return dX
