@@ -558,11 +558,10 @@ class FusedLSTM(_FusedRunner):
     def __init__(self, cell, *, reverse=False):
         super().__init__(cell, reverse=reverse)
         H, dtype = cell.hidden_size, cell.dtype
-        sig = np.ones((4 * H, 1), dtype=dtype)
+        sig = np.ones(4 * H, dtype=dtype)
         sig[2 * H:3 * H] = 0.0  # rows i, f, o are sigmoids, g is a tanh
-        self._scale = np.where(sig, 0.5, 1.0).astype(dtype)  # halve the sigmoid rows
-        self._alpha = self._scale  # sigmoid(a) = tanh(a/2) * 1/2 + 1/2
-        self._beta = (0.5 * sig).astype(dtype)
+        self._alpha = np.where(sig, 0.5, 1.0).astype(dtype)  # sigmoid(a) = tanh(a/2) / 2 + 1/2
+        self._beta = (0.5 * sig).astype(dtype)  # (4H,) each: for N = 1, one call per step
 
     def _gather_input(self, xs, order):
         """The steps' product inputs: ``XH[p] = [x_p; 1; h_prev]``, (D + 1 + H, N) each.
@@ -580,21 +579,30 @@ class FusedLSTM(_FusedRunner):
             XH[:, D] = 1.0
         return XH
 
-    def _stacked_weights(self, D):
-        """``[W_x; b; W_h]^T`` (4H, D + 1 + H), the sigmoid rows halved (exact: a power of 2)."""
-        params, k = self.params, D + self.cell.bias
-        W = self._ws.take((4 * self.hidden_size, k + self.hidden_size), self.cell.dtype)
+    def _stacked_weights(self, D, N):
+        """``[W_x; b; W_h]^T`` (4H, D + 1 + H), the sigmoid rows halved (exact: a power of 2).
+
+        For N = 1 the step is a row vector times a matrix, ``xh [W_x; b; W_h]``,
+        and the stack is returned untransposed, (D + 1 + H, 4H): no transposing
+        copy, and the product runs faster in that orientation.
+        """
+        params, H, k = self.params, self.hidden_size, D + self.cell.bias
         blocks = [(params["W_x"], 0), (params["W_h"], k)]
         if self.cell.bias:
             blocks.append((params["b"][None], D))
+        if N == 1:
+            S = self._ws.take((k + H, 4 * H), self.cell.dtype)
+            for M, row in blocks:
+                np.multiply(M, self._alpha, out=S[row:row + len(M)])
+            return S
+        W = self._ws.take((4 * H, k + H), self.cell.dtype)
         for M, row in blocks:
             # 16 rows of M at a time: each row of W gets whole cache lines (3x faster than
             # one transposing pass, which writes W a few bytes per line)
             for r in range(0, len(M), 16):
                 part = M[r:r + 16]
                 np.copyto(W[:, row + r:row + r + len(part)], part.T)
-        H = self.hidden_size
-        W[:2 * H] *= 0.5  # the sigmoid rows i, f (scale's halves, contiguous)
+        W[:2 * H] *= 0.5  # the sigmoid rows i, f
         W[3 * H:] *= 0.5  # and o
         return W
 
@@ -606,7 +614,7 @@ class FusedLSTM(_FusedRunner):
         TC = ws.take((T, H, N), dtype, order.partial)  # tanh(c)
         Hb = XH[:, k:]  # (T + 1, H, N): Hb[p] = h_prev of step p, Hb[p + 1] = its h
         Hb[0], B[0, :H] = state
-        W = self._stacked_weights(k - self.cell.bias)  # (4H, K)
+        W = self._stacked_weights(k - self.cell.bias, N)  # (4H, K); for N = 1 (K, 4H)
         G = B[:T, H:]  # (T, 4H, N) the gates i, f, g, o
         CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
         check = is_anomaly_enabled()
@@ -614,13 +622,17 @@ class FusedLSTM(_FusedRunner):
             P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
             IF = B[:T, H:3 * H]  # (T, 2H, N) the sigmoid rows i, f (o is O)
+            XHs, Gs = (XH[:, :, 0], G[:, :, 0]) if N == 1 else (XH, G)  # N = 1: vectors
             steps = self._steps("fwd", (B, TC, XH), lambda: zip(
-                range(T), XH, G, IF, CI, FG, O, C, TC, Hb[1:]))
+                range(T), XHs, Gs, IF, CI, FG, O, C, TC, Hb[1:]))
             # The third argument of each ufunc is its output (positional: faster to parse).
             for p, xh, g, i_f, ci, fg, o, c, tc, h in steps:
-                np.dot(W, xh, g)  # a = x W_x + b + h_prev W_h (sigmoid rows halved)
+                if N == 1:
+                    np.dot(xh, W, g)  # a = x W_x + b + h_prev W_h (sigmoid rows halved)
+                else:
+                    np.dot(W, xh, g)  # the same, feature-major
                 np.tanh(g, g)
-                if N == 1:  # (4H, 1) columns: one call each, no broadcast
+                if N == 1:  # (4H,) vectors: one call each, no broadcast
                     np.multiply(g, alpha, g)
                     np.add(g, beta, g)  # i, f, g, o
                 else:  # scalars on the sigmoid blocks beat a broadcast (4H, 1) column
@@ -641,7 +653,7 @@ class FusedLSTM(_FusedRunner):
                     break  # rows are sorted: none runs at p or later
                 g, i_f, o = G[p, :, :n], IF[p, :, :n], O[p, :, :n]
                 c, tc, h = C[p, :, :n], TC[p, :, :n], Hb[p + 1, :, :n]
-                np.matmul(W, XH[p, :, :n], out=g)
+                np.matmul(W.T if N == 1 else W, XH[p, :, :n], out=g)
                 np.tanh(g, out=g)
                 for s in (i_f, o):  # the sigmoid rows
                     np.multiply(s, 0.5, out=s)
