@@ -619,12 +619,13 @@ class FusedLSTM(_FusedRunner):
         CI, FG, O, C = B[:T, :2 * H], B[:T, 2 * H:4 * H], B[:T, 4 * H:], B[1:, :H]
         check = is_anomaly_enabled()
         if not order.partial:
-            P = np.empty((2 * H, N), dtype=dtype)  # [c_prev * f; i * g]
+            P = np.empty((2 * H, N) if N > 1 else 2 * H, dtype=dtype)  # [c_prev * f; i * g]
             P0, P1 = P[:H], P[H:]
             IF = B[:T, H:3 * H]  # (T, 2H, N) the sigmoid rows i, f (o is O)
-            XHs, Gs = (XH[:, :, 0], G[:, :, 0]) if N == 1 else (XH, G)  # N = 1: vectors
-            steps = self._steps("fwd", (B, TC, XH), lambda: zip(
-                range(T), XHs, Gs, IF, CI, FG, O, C, TC, Hb[1:]))
+            views = (XH, G, IF, CI, FG, O, C, TC, Hb[1:])
+            if N == 1:  # vectors, not (., 1) columns: faster products and calls
+                views = tuple(a[:, :, 0] for a in views)
+            steps = self._steps("fwd", (B, TC, XH), lambda: zip(range(T), *views))
             # The third argument of each ufunc is its output (positional: faster to parse).
             for p, xh, g, i_f, ci, fg, o, c, tc, h in steps:
                 if N == 1:
@@ -645,7 +646,7 @@ class FusedLSTM(_FusedRunner):
                 np.tanh(c, tc)
                 np.multiply(o, tc, h)  # h = o * tanh(c), in the next step's h_prev rows
                 if check:  # c first: h is computed from it
-                    self._check_step(order, p, "forward", c=c, h=h)
+                    self._check_step(order, p, "forward", c=C[p], h=Hb[p + 1])
         else:
             IF = B[:T, H:3 * H]
             for p, n in enumerate(order.steps):  # only the first n (sorted) rows run
@@ -700,10 +701,15 @@ class FusedLSTM(_FusedRunner):
             for p, n in enumerate(order.steps):
                 DA[p, :, n:] = 0.0
         if not order.partial:
-            Ki, Kf, Kg, Ko, Kc = (B4[:T, k] for k in range(5))  # (T, H, N) each
+            views = [B4[:T, k] for k in range(5)] + [DA, F]  # K_i ... K_c (T, H, N), da, f
+            if dH is not None:
+                views.append(dH)
+            if N == 1:  # vectors, not (., 1) columns: faster products and calls
+                views, dh, dc = [a[:, :, 0] for a in views], dh[:, 0], dc[:, 0]
+            if dH is None:
+                views.append([None] * T)
             steps = self._steps("bwd", (B, F, dH), lambda: zip(
-                range(T - 1, -1, -1), Ki[::-1], Kf[::-1], Kg[::-1], Ko[::-1], Kc[::-1],
-                DA[::-1], F[::-1], [None] * T if dH is None else dH[::-1]))
+                range(T - 1, -1, -1), *(a[::-1] for a in views)))
             # One same-shape call per gate: cheaper than a broadcast when N is small.
             for p, ki, kf, kg, ko, kc, da, f_t, dh_t in steps:
                 if dh_t is not None:
@@ -717,7 +723,7 @@ class FusedLSTM(_FusedRunner):
                 np.multiply(dc, f_t, dc)  # dc_prev
                 np.dot(W_h, da, dh)  # dh_prev
                 if check:
-                    self._check_step(order, p, dh=dh, dc=dc)
+                    self._check_step(order, p, dh=ds[0], dc=ds[1])
         else:
             for p in reversed(range(T)):
                 n = order.steps[p]
