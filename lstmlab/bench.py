@@ -43,7 +43,8 @@ fused array), excluding the caller's input xs and the parameters, divided
 by T*N. The record holds a copy of xs (so the caller may change x after the
 forward), and that copy is counted: D values per step and example, in the
 first layer (layers above copy their input instead of keeping the lower
-layer's output). Next to it, the minimum the equations need: the values the backward formulas
+layer's output); the LSTM's copy has one more, the 1 that multiplies the bias
+in its stacked product. Next to it, the minimum the equations need: the values the backward formulas
 read that are not inputs of the layer (xs and the initial state), each value
 stored once, nothing recomputed::
 
@@ -179,12 +180,20 @@ def products_only(model, T, N, D, H, dtype):
     """A function that runs only the matrix products of one forward+backward, same shapes.
 
     The products of lstmlab's fused runners (lstmlab/fused.py), with G = 1, 4
-    or 3 gates for RNN, LSTM and GRU and preallocated outputs::
+    or 3 gates for RNN, LSTM and GRU and preallocated outputs. The GRU and
+    the RNN::
 
         XW   = W_x^T X^T           (G*H, D) x (D, T*N)        the input part, all steps
         T x  a_t  = W_h^T h_t      (G*H, H) x (H, N)          forward, step by step
         T x  dh_t = W_h da_t       (H, G*H) x (G*H, N)        backward, step by step
         dW_x^T = dA^T X,  dW_h^T = dA^T H_prev,  dX = dA W_x^T   after the loop
+
+    The LSTM stacks its weights, ``S = [W_x; b; W_h]`` (K = D + 1 + H rows),
+    and each step's input ``xh_t = [x_t; 1; h_t]``, so its products are::
+
+        T x  a_t  = S^T xh_t       (G*H, K) x (K, N)          forward (N = 1: xh_t^T S)
+        T x  dh_t = W_h da_t       (H, G*H) x (G*H, N)        backward, step by step
+        dS^T = dA^T XH,  dX = dA W_x^T                         after the loop
 
     Whatever lstmlab does besides these (the gates' element-wise math, the
     copies, Python) is the distance between its time and this one.
@@ -201,10 +210,32 @@ def products_only(model, T, N, D, H, dtype):
         return (0.1 * rng.standard_normal(shape)).astype(dtype)
 
     X, W_x, W_h = rand(T * N, D), rand(D, G), rand(H, G)
-    W_hT = np.ascontiguousarray(W_h.T)
     h, a, dA, HP = rand(H, N), rand(G, N), rand(G, T * N), rand(H, T * N)
-    XW, z, dh = np.empty((G, T * N), dtype), np.empty((G, N), dtype), np.empty((H, N), dtype)
-    dW_x, dW_h, dX = np.empty((G, D), dtype), np.empty((G, H), dtype), np.empty((T * N, D), dtype)
+    z, dh, dX = np.empty((G, N), dtype), np.empty((H, N), dtype), np.empty((T * N, D), dtype)
+    if model == "LSTM":
+        K = D + 1 + H
+        S, xh, XH, dS = rand(K, G), rand(K, N), rand(T * N, K), np.empty((G, K), dtype)
+        S_T = np.ascontiguousarray(S.T)
+        xh1, z1, a1, dh1 = xh[:, 0], z[:, 0], a[:, 0], dh[:, 0]
+
+        def run():
+            for _ in range(T):
+                if N == 1:
+                    np.dot(xh1, S, out=z1)
+                else:
+                    np.dot(S_T, xh, out=z)
+            for _ in range(T):
+                if N == 1:
+                    np.dot(W_h, a1, out=dh1)
+                else:
+                    np.dot(W_h, a, out=dh)
+            np.matmul(dA, XH, out=dS)
+            np.matmul(dA.T, W_x.T, out=dX)
+
+        return run
+    W_hT = np.ascontiguousarray(W_h.T)
+    XW = np.empty((G, T * N), dtype)
+    dW_x, dW_h = np.empty((G, D), dtype), np.empty((G, H), dtype)
 
     def run():
         np.matmul(W_x.T, X.T, out=XW)
@@ -684,7 +715,8 @@ cells: the same layer with fast=False, the textbook cells through Recurrent (sam
 memory: bytes of the distinct buffers reachable from the forward cache (a view counts as
   its base, the input xs and the parameters are excluded), / (T*N). minimum: the values
   the backward formulas read that are not inputs of the layer, each stored once, nothing
-  recomputed. Kept above it: the copy of xs (D values), the initial state (once per
+  recomputed. Kept above it: the copy of xs (D values; the LSTM's D + 1, with the 1 that
+  multiplies its bias), the initial state (once per
   sequence, so 1/T of a step). The fused runners also keep a workspace between calls (the
   buffers of the last sequence, reused so that big arrays are not fresh memory every time);
   it is not kept for a backward and is not counted."""

@@ -15,11 +15,17 @@ record per forward) and holds the cell itself: it reads the cell's
 ``params`` by name and adds into its ``grads``, so the parameter keys and the
 optimizers do not change. Where the time goes, and what each trick saves:
 
-1. **Products over the whole sequence.** ``x W_x + b`` for all T steps is one
-   (T*N, D) x (D, G*H) product before the loop, written straight into the
-   steps' gate rows, and ``dW_x``, ``dW_h``, ``db`` and ``dxs`` are one
-   product each after it. Only ``h_prev W_h`` (forward) and ``da W_h^T``
-   (backward) stay in the loop.
+1. **Products over the whole sequence.** The GRU and the RNN compute
+   ``x W_x + b`` for all T steps as one (T*N, D) x (D, G*H) product before
+   the loop, and ``dW_x``, ``dW_h``, ``db`` and ``dxs`` as one product each
+   after it; only ``h_prev W_h`` (forward) and ``da W_h^T`` (backward) stay
+   in the loop. The LSTM goes one step further: its weights are stacked,
+   ``S = [W_x; b; W_h]`` (D + 1 + H rows), and so is each step's input,
+   ``[x_t; 1; h_prev]``, so a step's whole pre-activation, bias included, is
+   one product written straight into the step's gate rows (no x-part to
+   copy in, nothing to add), and the weight gradients are one product
+   ``dS = [x; 1; h_prev]^T dA`` after the loop. The same FLOPs; fewer passes
+   over memory. For N = 1 the step is a row vector times S, untransposed.
 2. **Feature-major steps.** Inside a runner a step's arrays are (H, N), not
    (N, H): the gates are contiguous (H, N) blocks (an element-wise call on a
    column slice of an (N, 4H) row costs several times more), and the step's
@@ -29,7 +35,7 @@ optimizers do not change. Where the time goes, and what each trick saves:
    sigmoid columns of ``W_x``, ``W_h`` and ``b`` are halved once per forward
    (exact: a power of two), so a step takes one ``tanh`` of the 4H
    pre-activations, then ``* 1/2 + 1/2`` on the sigmoid ones (for N = 1 as one
-   multiply-add by the columns ``alpha, beta``, which are 1 and 0 on g).
+   multiply and one add by the vectors ``alpha, beta``, 1 and 0 on g).
 4. **Buffers laid out so one call does two equations.** A step's rows hold
    ``[c_prev; i; f; g; o]``, so ``[c_prev; i] * [f; g]`` gives both terms of
    ``c = f * c_prev + i * g`` in one multiply, and c is written straight into
@@ -58,7 +64,7 @@ optimizers do not change. Where the time goes, and what each trick saves:
 
 What the forward keeps per step and example is the minimum the backward
 reads (LSTM: i, f, g, o, c, tanh(c), h = 7H; GRU: r, z, hn, n, h = 5H; RNN:
-h = 1H) plus the copy of the input. Options a runner does not implement
+h = 1H) plus the copy of the input (the LSTM's with its row of ones). Options a runner does not implement
 (peephole, coupled and projected LSTMs, the GRU with ``reset_after=False``)
 run the textbook cells: :func:`make_runner` returns a
 :class:`~lstmlab.Recurrent` for them. Empty sequences or batches (T = 0 or

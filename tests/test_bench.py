@@ -185,8 +185,26 @@ def test_products_only_runs_the_shapes_of_the_fused_path(model, monkeypatch):
     monkeypatch.setattr(np, "matmul", matmul)
     run()
     G = bench.GATES[model] * 5
-    assert seen == ([((G, 4), (4, 6))] + [((G, 5), (5, 2))] * 3 + [((5, G), (G, 2))] * 3
-                    + [((G, 6), (6, 4)), ((G, 6), (6, 5)), ((6, G), (G, 4))])
+    if model == "LSTM":  # the stacked product per step: [W_x; b; W_h] is (K, G), K = 4 + 1 + 5
+        assert seen == ([((G, 10), (10, 2))] * 3 + [((5, G), (G, 2))] * 3
+                        + [((G, 6), (6, 10)), ((6, G), (G, 4))])
+    else:
+        assert seen == ([((G, 4), (4, 6))] + [((G, 5), (5, 2))] * 3 + [((5, G), (G, 2))] * 3
+                        + [((G, 6), (6, 4)), ((G, 6), (6, 5)), ((6, G), (G, 4))])
+
+
+def test_products_only_lstm_with_one_example_is_a_row_vector_times_the_stack(monkeypatch):
+    seen = []
+    real_dot = np.dot
+
+    def dot(a, b, out=None):
+        seen.append((a.shape, b.shape))
+        return real_dot(a, b, out=out)
+
+    run = bench.products_only("LSTM", 3, 1, 4, 5, "float32")
+    monkeypatch.setattr(np, "dot", dot)
+    run()
+    assert seen == [((10,), (10, 20))] * 3 + [((5, 20), (20,))] * 3
 
 
 def test_charlm_workload_row(capsys):
