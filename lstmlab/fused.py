@@ -64,13 +64,14 @@ optimizers do not change. Where the time goes, and what each trick saves:
 
 What the forward keeps per step and example is the minimum the backward
 reads (LSTM: i, f, g, o, c, tanh(c), h = 7H; GRU: r, z, hn, n, h = 5H; RNN:
-h = 1H) plus the copy of the input (the LSTM's with its row of ones). Options a runner does not implement
-(peephole, coupled and projected LSTMs, the GRU with ``reset_after=False``)
-run the textbook cells: :func:`make_runner` returns a
-:class:`~lstmlab.Recurrent` for them. Empty sequences or batches (T = 0 or
-N = 0) are handed to the textbook path too. Under ``ll.detect_anomaly()`` a
-runner checks every step's state (forward) and state gradient (backward) and
-names the first bad one, as Recurrent does, without changing any number.
+h = 1H) plus the copy of the input (the LSTM's with its row of ones).
+Options a runner does not implement (peephole, coupled and projected LSTMs,
+the GRU with ``reset_after=False``) run the textbook cells:
+:func:`make_runner` returns a :class:`~lstmlab.Recurrent` for them. Empty
+sequences or batches (T = 0 or N = 0) are handed to the textbook path too.
+Under ``ll.detect_anomaly()`` a runner checks every step's state (forward)
+and state gradient (backward) and names the first bad one, as Recurrent
+does, without changing any number.
 """
 
 from __future__ import annotations
