@@ -144,7 +144,8 @@ class Linear(Module):
         self.grads["W"] += x2.T @ dy2
         if self.bias:
             self.grads["b"] += dy2.sum(axis=0)
-        dx = dy @ self.params["W"].T  # (..., D_in)
+        dx = (dy2 @ self.params["W"].T).reshape(x.shape)  # (..., D_in): one 2-D product, not
+        # a stack of small ones (numpy's matmul does not merge leading axes against W.T)
         if is_anomaly_enabled():
             for name, value in (("dx", dx), *((f"d{k}", g) for k, g in self.grads.items())):
                 check_finite(self._where, name, value, "backward")
