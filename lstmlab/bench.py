@@ -31,9 +31,10 @@ microseconds; compare the load average in the header.
 
 BLAS kernels: the products run at the speed of the kernels OpenBLAS picked
 for the CPU, or of those ``OPENBLAS_CORETYPE`` names (the header says which).
-On an AVX-512 CPU, the AVX2 ``Haswell`` kernels take about 1.6x the time of
-the ``SkylakeX`` ones for these shapes, while PyTorch's oneDNN uses AVX-512
-either way; the "products" column shows where that puts the floor.
+On an AVX-512 CPU, the AVX2 ``Haswell`` kernels took 1.1x (one 2-core AMD
+EPYC machine) to 1.6x (another) the time of the ``SkylakeX`` ones for these
+shapes, while PyTorch's oneDNN uses AVX-512 either way; the "products"
+column shows where that puts the floor.
 
 Memory: the bytes the forward keeps for the backward, per time step and
 example, are counted by walking the layer's stored forward cache: every array
