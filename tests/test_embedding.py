@@ -31,6 +31,27 @@ def test_backward_adds_every_repeated_id():
     assert np.array_equal(emb.grads["W"], 2 * expected)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("ids_shape, padding_idx", [((64, 32), None), ((7, 5, 3), 2), ((0,), None),
+                                                     ((3, 0), 1), ((9,), 0)])
+def test_backward_is_the_scatter_add_of_its_docstring(ids_shape, padding_idx, dtype):
+    """dW equals np.add.at(dW, ids, dx) (the equation), over the ids that are not padding."""
+    rng = np.random.default_rng(3)
+    emb = ll.Embedding(6, 4, padding_idx=padding_idx, dtype=dtype, rng=0)
+    emb.grads["W"][...] = rng.standard_normal((6, 4))  # backward adds to what is there
+    want = emb.grads["W"].copy()
+    ids = rng.integers(0, 6, size=ids_shape)
+    dx = rng.standard_normal(ids_shape + (4,)).astype(dtype)
+    emb.forward(ids)
+    emb.backward(dx)
+    keep = ids != padding_idx
+    np.add.at(want, ids[keep], dx[keep])
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(emb.grads["W"], want, rtol=tol, atol=tol)
+    if padding_idx is not None:
+        assert np.array_equal(emb.grads["W"][padding_idx], want[padding_idx])  # untouched
+
+
 @pytest.mark.parametrize("ids_shape", [(5,), (4, 3), (2, 3, 2)])
 def test_gradient_check(ids_shape):
     emb = ll.Embedding(4, 3, rng=0)
