@@ -210,30 +210,26 @@ def products_only(model, T, N, D, H, dtype):
     def rand(*shape):
         return (0.1 * rng.standard_normal(shape)).astype(dtype)
 
-    X, W_x, W_h = rand(T * N, D), rand(D, G), rand(H, G)
-    h, a, dA, HP = rand(H, N), rand(G, N), rand(G, T * N), rand(H, T * N)
+    W_x, W_h, a, dA = rand(D, G), rand(H, G), rand(G, N), rand(G, T * N)
     z, dh, dX = np.empty((G, N), dtype), np.empty((H, N), dtype), np.empty((T * N, D), dtype)
     if model == "LSTM":
         K = D + 1 + H
-        S, xh, XH, dS = rand(K, G), rand(K, N), rand(T * N, K), np.empty((G, K), dtype)
-        S_T = np.ascontiguousarray(S.T)
-        xh1, z1, a1, dh1 = xh[:, 0], z[:, 0], a[:, 0], dh[:, 0]
+        S, XH, dS = rand(K, G), rand(T * N, K), np.empty((G, K), dtype)
+        if N == 1:  # a row vector times the untransposed stack; the steps on (.,) vectors
+            step_a, step_b, z, a, dh = rand(K), S, z[:, 0], a[:, 0], dh[:, 0]
+        else:
+            step_a, step_b = np.ascontiguousarray(S.T), rand(K, N)
 
         def run():
             for _ in range(T):
-                if N == 1:
-                    np.dot(xh1, S, out=z1)
-                else:
-                    np.dot(S_T, xh, out=z)
+                np.dot(step_a, step_b, out=z)
             for _ in range(T):
-                if N == 1:
-                    np.dot(W_h, a1, out=dh1)
-                else:
-                    np.dot(W_h, a, out=dh)
+                np.dot(W_h, a, out=dh)
             np.matmul(dA, XH, out=dS)
             np.matmul(dA.T, W_x.T, out=dX)
 
         return run
+    X, h, HP = rand(T * N, D), rand(H, N), rand(H, T * N)
     W_hT = np.ascontiguousarray(W_h.T)
     XW = np.empty((G, T * N), dtype)
     dW_x, dW_h = np.empty((G, D), dtype), np.empty((G, H), dtype)

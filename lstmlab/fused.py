@@ -587,11 +587,12 @@ class FusedLSTM(_FusedRunner):
         return XH
 
     def _stacked_weights(self, D, N):
-        """``[W_x; b; W_h]^T`` (4H, D + 1 + H), the sigmoid rows halved (exact: a power of 2).
+        """``[W_x; b; W_h]^T`` (4H, K), the sigmoid rows halved (exact: a power of 2).
 
-        For N = 1 the step is a row vector times a matrix, ``xh [W_x; b; W_h]``,
-        and the stack is returned untransposed, (D + 1 + H, 4H): no transposing
-        copy, and the product runs faster in that orientation.
+        K = D + 1 + H (D + H without a bias). For N = 1 the step is a row
+        vector times a matrix, ``xh [W_x; b; W_h]``, and the stack is returned
+        untransposed, (K, 4H): no transposing copy, and the product runs
+        faster in that orientation.
         """
         params, H, k = self.params, self.hidden_size, D + self.cell.bias
         blocks = [(params["W_x"], 0), (params["W_h"], k)]
