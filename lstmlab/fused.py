@@ -141,6 +141,17 @@ def make_runner(cell, *, reverse=False, fast=True):
     return Recurrent(cell, reverse=reverse) if kind is None else kind(cell, reverse=reverse)
 
 
+def _whole_rows(a):
+    """``a`` (..., N) seen as (...) elements of N values each: a view, for copies.
+
+    A copy that keeps each run of N values together but reorders the runs
+    (a (T, G, N) buffer into (G, T, N)) then moves one element, N values, at
+    a time instead of one value: 4-5x faster for N = 32 (0.35 ms against
+    1.7 ms for a (100, 512, 32) float32 buffer). The last axis must be contiguous.
+    """
+    return a.view(np.dtype((np.void, a.shape[-1] * a.itemsize)))[..., 0]
+
+
 class _Workspace:
     """Big arrays kept between calls and handed out again (shape and dtype must match).
 
@@ -459,7 +470,7 @@ class _FusedRunner(Module):
         XW3 = XW.reshape(G, T, N).transpose(1, 0, 2)  # (T, G, N) view
         for dst, src in rows:
             if bias is None:
-                np.copyto(out[:, dst], XW3[:, src])
+                np.copyto(_whole_rows(out[:, dst]), _whole_rows(XW3[:, src]))
             else:
                 np.add(XW3[:, src], bias[src, None], out=out[:, dst])
         self._ws.give(XW)
@@ -509,7 +520,7 @@ class _FusedRunner(Module):
             return A[:, :, 0], None
         G = A.shape[1]
         At = self._ws.take((G, T, N), A.dtype)
-        np.copyto(At, A.transpose(1, 0, 2))
+        np.copyto(_whole_rows(At), _whole_rows(A).T)  # (G, T) <- (T, G) rows of N values
         return At.reshape(G, T * N).T, At
 
     def _check_step(self, order, p, direction="backward", **arrays):

@@ -327,3 +327,17 @@ def test_a_copied_layer_computes_with_its_own_buffers():
         out2, _ = twin.forward(x)
         twin.backward(np.ones_like(out2))
         assert np.allclose(out2, out, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("N", [1, 2, 5, 32])
+def test_whole_rows_moves_runs_of_n_values_exactly(dtype, N):
+    """The copies between (T, G, N) and (G, T, N) layouts move each run of N values as one element."""
+    from lstmlab.fused import _whole_rows
+
+    big = np.random.default_rng(N).standard_normal((4, 7, N)).astype(dtype)
+    A = big[:3, 1:6]  # a view: only its last axis is contiguous
+    out = np.empty((5, 3, N), dtype=dtype)
+    np.copyto(_whole_rows(out), _whole_rows(A).T)
+    assert np.array_equal(out, A.transpose(1, 0, 2))
+    assert _whole_rows(A).shape == (3, 5) and np.shares_memory(_whole_rows(A), big)
