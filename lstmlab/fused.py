@@ -31,6 +31,9 @@ optimizers do not change. Where the time goes, and what each trick saves:
    column slice of an (N, 4H) row costs several times more), and the step's
    products ``W_h^T h_prev`` and ``W_h da`` run faster in OpenBLAS than their
    row-major twins; ``W_h`` itself serves the backward, no transpose made.
+   The products after the loop want the steps side by side, (G, T*N): the
+   copy from (T, G, N) moves each step's row of N values as one element
+   (:func:`_whole_rows`), 4-5x faster than value by value.
 3. **One tanh for all four gates.** ``sigmoid(a) = (tanh(a / 2) + 1) / 2``: the
    sigmoid columns of ``W_x``, ``W_h`` and ``b`` are halved once per forward
    (exact: a power of two), so a step takes one ``tanh`` of the 4H
