@@ -46,8 +46,12 @@ optimizers do not change. Where the time goes, and what each trick saves:
 5. **A backward that is linear in (dh, dc).** Every gate gradient is
    ``dh`` or ``dc_all`` times a coefficient that depends only on the
    forward's values (``da_i = dc_all * g i (1 - i)`` ...). Those coefficients
-   are computed for all steps at once before the loop, in place over the
-   forward's record (which the backward consumes), and a step is
+   are computed many steps at a time, in place over the forward's record
+   (which the backward consumes): the loop runs backwards through chunks of
+   about 4 MiB of the record, each chunk's coefficients computed just
+   before its steps, while the chunk is still in cache (one pass over the
+   whole record per coefficient ran 2-4% slower at the medium and large
+   sizes of the benchmark, and more when the machine is busy). A step is
    ``dh += dhs_t``, ``da_o = dh K_o``, ``dc += dh K_c``, ``da_i, da_f, da_g =
    dc K_i, dc K_f, dc K_g``, ``dc *= f``, ``dh = W_h da``: nine calls, one per
    gate rather than one broadcast, which costs more for small N. The gate
@@ -142,6 +146,9 @@ def make_runner(cell, *, reverse=False, fast=True):
     """
     kind = _runner_class(cell) if fast else None
     return Recurrent(cell, reverse=reverse) if kind is None else kind(cell, reverse=reverse)
+
+
+_CHUNK_BYTES = 4 << 20  # the LSTM backward works through the record in chunks of about this size
 
 
 def _whole_rows(a):
@@ -694,12 +701,78 @@ class FusedLSTM(_FusedRunner):
         XH, B, TC = record  # consumed: the gate gradients are written over B
         T, N = XH.shape[0] - 1, XH.shape[2]
         H, dtype, ws = self.hidden_size, self.cell.dtype, self._ws
+        k = XH.shape[1] - H  # the rows of XH before h
         dh, dc = ds  # (H, N) each
-        # The coefficients that turn (dh, dc_all) into the gate gradients, for all steps,
-        # in place: step p's [c_prev; i; f; g; o] becomes [K_i; K_f; K_g; K_o; K_c].
-        c_prev, i, f, g, o = (B[:T, k * H:(k + 1) * H] for k in range(5))
-        F, u, v = (ws.take((T, H, N), dtype) for _ in range(3))
-        np.copyto(F, f)  # the loop needs f itself (dc_prev = dc_all * f)
+        # Chunks of steps, last chunk first: the coefficients of a chunk, then its steps, while
+        # the chunk's part of the record is still in cache (a whole-sequence pass of each
+        # coefficient reads and writes megabytes that the loop then reads again).
+        c = max(1, min(T, _CHUNK_BYTES // (10 * H * N * B.itemsize)))
+        F = ws.take((c, H, N), dtype)  # f
+        uv = ws.take((2, c, H, N), dtype)  # two temporaries (one buffer: F keeps its identity
+        # call after call, and with it the cached step views)
+        W_h = self.params["W_h"]  # (H, 4H): dh_prev^T = W_h da^T, no transpose needed
+        check = is_anomaly_enabled()
+        B4 = B.reshape(T + 1, 5, H, N)
+        K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
+        if not order.partial:
+            views = [B4[:T, j] for j in range(5)] + [DA] + ([] if dH is None else [dH])
+            Fs = F  # step p reads its f from F[p % c]
+            if N == 1:  # vectors, not (., 1) columns: faster products and calls
+                views, Fs, dh, dc = [a[:, :, 0] for a in views], F[:, :, 0], dh[:, 0], dc[:, 0]
+            back = range(T - 1, -1, -1)
+            steps = self._steps("bwd", (B, F, dH), lambda: list(zip(
+                back, *(a[::-1] for a in views[:6]), [Fs[p % c] for p in back],
+                [None] * T if dH is None else views[6][::-1])))
+        for lo in range((T - 1) // c * c, -1, -c):  # chunk [lo, hi), the last one first
+            hi = min(T, lo + c)
+            self._coefficients(B[lo:hi], XH[lo + 1:hi + 1, k:], TC[lo:hi],
+                               F[:hi - lo], uv[0, :hi - lo], uv[1, :hi - lo])
+            if not order.partial:
+                # One same-shape call per gate: cheaper than a broadcast when N is small.
+                for p, ki, kf, kg, ko, kc, da, f_t, dh_t in steps[T - hi:T - lo]:
+                    if dh_t is not None:
+                        np.add(dh, dh_t, dh)  # from the output and from step t+1
+                    np.multiply(dh, ko, ko)  # da_o
+                    np.multiply(dh, kc, kc)
+                    np.add(dc, kc, dc)  # dc_all = dc + dh * K_c
+                    np.multiply(dc, ki, ki)  # da_i
+                    np.multiply(dc, kf, kf)  # da_f
+                    np.multiply(dc, kg, kg)  # da_g
+                    np.multiply(dc, f_t, dc)  # dc_prev
+                    np.dot(W_h, da, dh)  # dh_prev
+                    if check:
+                        self._check_step(order, p, dh=ds[0], dc=ds[1])
+                continue
+            for p in reversed(range(lo, hi)):
+                n = order.steps[p]
+                DA[p, :, n:] = 0.0  # rows that did not run get no gradient
+                if n == 0:
+                    continue
+                dh_n, dc_n, k2, k3 = dh[:, :n], dc[:, :n], K2[p, :, :, :n], K3[p, :, :, :n]
+                if dH is not None:
+                    np.add(dh_n, dH[p, :, :n], out=dh_n)
+                np.multiply(dh_n, k2, out=k2)
+                np.add(dc_n, DHC[p, :, :n], out=dc_n)
+                np.multiply(dc_n, k3, out=k3)
+                np.multiply(dc_n, F[p - lo, :, :n], out=dc_n)
+                np.matmul(W_h, DA[p, :, :n], out=dh_n)
+                if check:
+                    self._check_step(order, p, dh=dh, dc=dc)
+        ws.give(uv, F)
+        return self._stacked_products(XH, DA)
+
+    @staticmethod
+    def _coefficients(B, h, TC, F, u, v):
+        """The coefficients that turn (dh, dc_all) into the gate gradients, for a run of steps.
+
+        In place: each step's ``[c_prev; i; f; g; o]`` in B becomes
+        ``[K_i; K_f; K_g; K_o; K_c]``, and F gets f (the loop needs it:
+        ``dc_prev = dc_all * f``); u and v are scratch. h and TC are the
+        steps' h and tanh(c); h = o tanh(c) saves a pass in each of K_o, K_c.
+        """
+        H = h.shape[1]
+        c_prev, i, f, g, o = (B[:, j * H:(j + 1) * H] for j in range(5))
+        np.copyto(F, f)
         np.subtract(1.0, i, out=u)
         u *= i  # i (1 - i)
         np.multiply(g, g, out=v)
@@ -709,60 +782,10 @@ class FusedLSTM(_FusedRunner):
         v *= F
         np.multiply(v, c_prev, out=i)  # K_f = c_prev f (1 - f)       da_f = dc_all * K_f
         np.multiply(g, u, out=c_prev)  # K_i = g i (1 - i)            da_i = dc_all * K_i
-        h = XH[1:, XH.shape[1] - H:]  # h = o tanh(c) saves a pass in each of the last two
         np.subtract(1.0, o, out=u)
         np.multiply(h, u, out=g)  # K_o = tanh(c) o (1 - o)           da_o = dh * K_o
         np.multiply(h, TC, out=v)
         np.subtract(o, v, out=o)  # K_c = o (1 - tanh(c)^2)           dc_all = dc + dh * K_c
-        ws.give(u, v)
-        W_h = self.params["W_h"]  # (H, 4H): dh_prev^T = W_h da^T, no transpose needed
-        check = is_anomaly_enabled()
-        B4 = B.reshape(T + 1, 5, H, N)
-        K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
-        if order.partial:  # rows that did not run get no gradient
-            for p, n in enumerate(order.steps):
-                DA[p, :, n:] = 0.0
-        if not order.partial:
-            views = [B4[:T, k] for k in range(5)] + [DA, F]  # K_i ... K_c (T, H, N), da, f
-            if dH is not None:
-                views.append(dH)
-            if N == 1:  # vectors, not (., 1) columns: faster products and calls
-                views, dh, dc = [a[:, :, 0] for a in views], dh[:, 0], dc[:, 0]
-            if dH is None:
-                views.append([None] * T)
-            steps = self._steps("bwd", (B, F, dH), lambda: zip(
-                range(T - 1, -1, -1), *(a[::-1] for a in views)))
-            # One same-shape call per gate: cheaper than a broadcast when N is small.
-            for p, ki, kf, kg, ko, kc, da, f_t, dh_t in steps:
-                if dh_t is not None:
-                    np.add(dh, dh_t, dh)  # from the output and from step t+1
-                np.multiply(dh, ko, ko)  # da_o
-                np.multiply(dh, kc, kc)
-                np.add(dc, kc, dc)  # dc_all = dc + dh * K_c
-                np.multiply(dc, ki, ki)  # da_i
-                np.multiply(dc, kf, kf)  # da_f
-                np.multiply(dc, kg, kg)  # da_g
-                np.multiply(dc, f_t, dc)  # dc_prev
-                np.dot(W_h, da, dh)  # dh_prev
-                if check:
-                    self._check_step(order, p, dh=ds[0], dc=ds[1])
-        else:
-            for p in reversed(range(T)):
-                n = order.steps[p]
-                if n == 0:
-                    continue
-                dh_n, dc_n, k2, k3 = dh[:, :n], dc[:, :n], K2[p, :, :, :n], K3[p, :, :, :n]
-                if dH is not None:
-                    np.add(dh_n, dH[p, :, :n], out=dh_n)
-                np.multiply(dh_n, k2, out=k2)
-                np.add(dc_n, DHC[p, :, :n], out=dc_n)
-                np.multiply(dc_n, k3, out=k3)
-                np.multiply(dc_n, F[p, :, :n], out=dc_n)
-                np.matmul(W_h, DA[p, :, :n], out=dh_n)
-                if check:
-                    self._check_step(order, p, dh=dh, dc=dc)
-        ws.give(F)
-        return self._stacked_products(XH, DA)
 
     def _stacked_products(self, XH, DA):
         """After the loop: ``[dW_x; db; dW_h]`` as one product with XH, and dX = dA W_x^T."""
