@@ -357,7 +357,7 @@ def test_a_copied_layer_computes_with_its_own_buffers():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("N", [1, 2, 5, 32])
 def test_whole_rows_moves_runs_of_n_values_exactly(dtype, N):
-    """The copies between (T, G, N) and (G, T, N) layouts move each run of N values as one element."""
+    """Copies between (T, G, N) and (G, T, N) layouts move each run of N values as one element."""
     from lstmlab.fused import _whole_rows
 
     big = np.random.default_rng(N).standard_normal((4, 7, N)).astype(dtype)
