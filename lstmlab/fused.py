@@ -50,8 +50,8 @@ optimizers do not change. Where the time goes, and what each trick saves:
    (which the backward consumes): the loop runs backwards through chunks of
    about 4 MiB of the record, each chunk's coefficients computed just
    before its steps, while the chunk is still in cache (one pass over the
-   whole record per coefficient ran 2-4% slower at the medium and large
-   sizes of the benchmark, and more when the machine is busy). A step is
+   whole record per coefficient made fwd+bwd 1-3% slower at the benchmark's
+   medium and large sizes and in its char-LSTM). A step is
    ``dh += dhs_t``, ``da_o = dh K_o``, ``dc += dh K_c``, ``da_i, da_f, da_g =
    dc K_i, dc K_f, dc K_g``, ``dc *= f``, ``dh = W_h da``: nine calls, one per
    gate rather than one broadcast, which costs more for small N. The gate
@@ -706,7 +706,9 @@ class FusedLSTM(_FusedRunner):
         # Chunks of steps, last chunk first: the coefficients of a chunk, then its steps, while
         # the chunk's part of the record is still in cache (a whole-sequence pass of each
         # coefficient reads and writes megabytes that the loop then reads again).
-        c = max(1, min(T, _CHUNK_BYTES // (10 * H * N * B.itemsize)))
+        # A step's coefficients touch 10H values per example: its 5H of B, h, tanh(c), f and
+        # two temporaries.
+        c = max(1, min(T, _CHUNK_BYTES // (10 * H * N * B.itemsize)))  # steps per chunk
         F = ws.take((c, H, N), dtype)  # f
         uv = ws.take((2, c, H, N), dtype)  # two temporaries (one buffer: F keeps its identity
         # call after call, and with it the cached step views)
