@@ -721,7 +721,7 @@ memory: bytes of the distinct buffers reachable from the forward cache (a view c
 
 CHARLM_NOTE = """\
 char-LSTM: Embedding(V, {E}) -> LSTM({E}, {H}) -> Linear({H}, V), float32, batches of N={N}
-  streams x T={T} characters of generated text, cross-entropy, clip_grad_norm({clip}),
+  streams x T={T} characters of a generated 1 MB text, cross-entropy, clip_grad_norm({clip}),
   Adam(lr={lr}); lstmlab and torch from the same initial weights, one step each in turn,
   {steps} timed steps after 3 warm-up ones; chars/s = N*T / median step time."""
 
