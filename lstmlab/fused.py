@@ -717,14 +717,15 @@ class FusedLSTM(_FusedRunner):
         B4 = B.reshape(T + 1, 5, H, N)
         K3, K2, DHC, DA = B4[:T, :3], B4[:T, 3:], B4[:T, 4], B[:T, :4 * H]
         if not order.partial:
-            views = [B4[:T, j] for j in range(5)] + [DA] + ([] if dH is None else [dH])
-            Fs = F  # step p reads its f from F[p % c]
+            views = [B4[:T, j] for j in range(5)] + [DA]  # K_i ... K_c (T, H, N), da
+            Fs, dHs = F, dH  # step p reads its f from F[p % c]
             if N == 1:  # vectors, not (., 1) columns: faster products and calls
                 views, Fs, dh, dc = [a[:, :, 0] for a in views], F[:, :, 0], dh[:, 0], dc[:, 0]
+                dHs = None if dH is None else dH[:, :, 0]
             back = range(T - 1, -1, -1)
             steps = self._steps("bwd", (B, F, dH), lambda: list(zip(
-                back, *(a[::-1] for a in views[:6]), [Fs[p % c] for p in back],
-                [None] * T if dH is None else views[6][::-1])))
+                back, *(a[::-1] for a in views), [Fs[p % c] for p in back],
+                [None] * T if dHs is None else dHs[::-1])))
         for lo in range((T - 1) // c * c, -1, -c):  # chunk [lo, hi), the last one first
             hi = min(T, lo + c)
             self._coefficients(B[lo:hi], XH[lo + 1:hi + 1, k:], TC[lo:hi],
@@ -744,22 +745,22 @@ class FusedLSTM(_FusedRunner):
                     np.dot(W_h, da, dh)  # dh_prev
                     if check:
                         self._check_step(order, p, dh=ds[0], dc=ds[1])
-                continue
-            for p in reversed(range(lo, hi)):
-                n = order.steps[p]
-                DA[p, :, n:] = 0.0  # rows that did not run get no gradient
-                if n == 0:
-                    continue
-                dh_n, dc_n, k2, k3 = dh[:, :n], dc[:, :n], K2[p, :, :, :n], K3[p, :, :, :n]
-                if dH is not None:
-                    np.add(dh_n, dH[p, :, :n], out=dh_n)
-                np.multiply(dh_n, k2, out=k2)
-                np.add(dc_n, DHC[p, :, :n], out=dc_n)
-                np.multiply(dc_n, k3, out=k3)
-                np.multiply(dc_n, F[p - lo, :, :n], out=dc_n)
-                np.matmul(W_h, DA[p, :, :n], out=dh_n)
-                if check:
-                    self._check_step(order, p, dh=dh, dc=dc)
+            else:
+                for p in reversed(range(lo, hi)):
+                    n = order.steps[p]
+                    DA[p, :, n:] = 0.0  # rows that did not run get no gradient
+                    if n == 0:
+                        continue
+                    dh_n, dc_n, k2, k3 = dh[:, :n], dc[:, :n], K2[p, :, :, :n], K3[p, :, :, :n]
+                    if dH is not None:
+                        np.add(dh_n, dH[p, :, :n], out=dh_n)
+                    np.multiply(dh_n, k2, out=k2)
+                    np.add(dc_n, DHC[p, :, :n], out=dc_n)
+                    np.multiply(dc_n, k3, out=k3)
+                    np.multiply(dc_n, F[p - lo, :, :n], out=dc_n)
+                    np.matmul(W_h, DA[p, :, :n], out=dh_n)
+                    if check:
+                        self._check_step(order, p, dh=dh, dc=dc)
         ws.give(uv, F)
         return self._stacked_products(XH, DA)
 
